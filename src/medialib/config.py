@@ -1,0 +1,175 @@
+"""Settings: config/default.toml, then a user file, then MEDIALIB_* environment variables.
+
+Parsed once into a validated, frozen `Settings`. Library functions take the narrow
+section they need (`LadderOptions`, `SpeechOptions`, ...), never the whole settings
+and never os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+ENV_PREFIX = "MEDIALIB_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StorageOptions(_Section):
+    endpoint_url: str
+    region: str
+    access_key_id: str
+    secret_access_key: str
+    archive_bucket: str
+    publish_bucket: str
+    public_base_url: str
+    manage_bucket_policy: bool
+    cors_allowed_origins: tuple[str, ...]
+    upload_workers: int = Field(ge=1, le=64)
+    multipart_threshold_mb: int = Field(ge=5)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.endpoint_url
+
+
+class EmbeddedOptions(_Section):
+    data_dir: str
+    host: str
+    s3_port: int = Field(ge=0, le=65535)
+    memory_limit: str
+    start_timeout_s: float = Field(gt=0)
+
+
+class Rung(_Section):
+    height: int = Field(ge=144, le=4320)
+    video_bitrate_kbps: int = Field(ge=100)
+
+
+class LadderOptions(_Section):
+    preset: str
+    segment_s: float = Field(gt=0)
+    gop_s: float = Field(gt=0)
+    audio_bitrate_kbps: int = Field(ge=32)
+    audio_sample_rate: int
+    timeout_s: float = Field(gt=0)
+    rungs: tuple[Rung, ...]
+
+    @field_validator("rungs")
+    @classmethod
+    def _rungs_nonempty(cls, v):
+        if not v:
+            raise ValueError("the ladder needs at least one rung")
+        return tuple(sorted(v, key=lambda r: -r.height))
+
+
+class SpeechOptions(_Section):
+    model: str
+    device: str
+    compute_type: str
+    cpu_threads: int = Field(ge=0)
+    beam_size: int = Field(ge=1)
+    vad: bool
+    vad_min_silence_ms: int = Field(ge=0)
+    language: str
+    no_speech_threshold: float
+    log_prob_threshold: float
+    compression_ratio_threshold: float
+    min_word_probability: float = Field(ge=0, le=1)
+    max_repeats: int = Field(ge=1)
+
+
+class SubtitleRules(_Section):
+    max_line_chars: int = Field(ge=10)
+    max_lines: int = Field(ge=1, le=3)
+    target_cps: float = Field(gt=0)
+    max_cps: float = Field(gt=0)
+    min_duration_ms: int = Field(ge=0)
+    max_duration_ms: int = Field(gt=0)
+    min_gap_ms: int = Field(ge=0)
+    pause_split_ms: int = Field(ge=0)
+
+
+class FlowOptions(_Section):
+    task_workers: int = Field(ge=1, le=32)
+    retries: int = Field(ge=0)
+    retry_delay_s: float = Field(ge=0)
+
+
+class Settings(_Section):
+    storage: StorageOptions
+    embedded: EmbeddedOptions
+    ladder: LadderOptions
+    speech: SpeechOptions
+    subtitles: SubtitleRules
+    flow: FlowOptions
+
+    def home(self) -> Path:
+        return medialib_home()
+
+    def embedded_data_dir(self) -> Path:
+        return Path(self.embedded.data_dir).expanduser() if self.embedded.data_dir else medialib_home() / "seaweedfs"
+
+
+def medialib_home() -> Path:
+    """Per-user data folder: credentials, the embedded server's data, caches."""
+    if home := os.environ.get("MEDIALIB_HOME"):
+        return Path(home).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "medialib"
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """MEDIALIB_SECTION__KEY=value; values parse as TOML (so 8, true, ["a"]) or stay strings."""
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Defaults, then `path` (or $MEDIALIB_CONFIG), then environment overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    default_file = Path(environ.get("MEDIALIB_DEFAULTS", REPO_CONFIG_DIR / "default.toml"))
+    try:
+        data = tomllib.loads(default_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{default_file}: default settings not found; reinstall medialib from its source tree") from None
+    user = path or environ.get("MEDIALIB_CONFIG")
+    if user:
+        try:
+            data = _merge(data, tomllib.loads(Path(user).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise ConfigError(f"{user}: config file not found; check MEDIALIB_CONFIG or --config") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{user}: not valid TOML ({e}); fix the file") from None
+    data = _merge(data, _env_overrides(environ))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting {where}: {first['msg']}; fix it in your config file or MEDIALIB_* variables") from None
