@@ -1,0 +1,19 @@
+"""Prefect flows: thin wiring of medialib's stages into tasks with retries and caching.
+
+Prefect settings that matter on one machine are given defaults here, before prefect is
+imported (an operator's own environment wins): no telemetry, a generous start-up
+timeout for the ephemeral server, and medialib's own logs forwarded to run logs.
+"""
+
+import os
+
+from medialib.config import medialib_home
+
+for _name, _value in {
+    "DO_NOT_TRACK": "1",                                      # no analytics leave the machine
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # the 20 s default times out under load
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "medialib",
+    "PREFECT_HOME": str(medialib_home() / "prefect"),        # run history and cached results beside our data
+}.items():
+    os.environ.setdefault(_name, _value)

@@ -1,0 +1,48 @@
+"""In-process progress events from running tasks, for the CLI's progress bars.
+
+Tasks report (stage, fraction); listeners (the CLI) draw them. On a remote worker
+nobody listens and the run log carries the same numbers every 10%.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+Listener = Callable[[str, float], None]
+
+_listeners: list[Listener] = []
+_lock = threading.Lock()
+
+
+def subscribe(listener: Listener) -> Callable[[], None]:
+    with _lock:
+        _listeners.append(listener)
+
+    def unsubscribe() -> None:
+        with _lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return unsubscribe
+
+
+def report(stage: str, fraction: float) -> None:
+    with _lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener(stage, fraction)
+
+
+def reporter(stage: str, logger=None) -> Callable[[float], None]:
+    """A progress callback for a library call: events for listeners, a log line every 10%."""
+    last = [-1]
+
+    def progress(fraction: float) -> None:
+        report(stage, fraction)
+        step = int(fraction * 10)
+        if logger is not None and step > last[0]:
+            last[0] = step
+            logger.info("%s: %d%%", stage, step * 10)
+
+    return progress

@@ -1,0 +1,164 @@
+"""The medialib command: process recordings, list lectures, run the embedded storage.
+
+Errors a user can fix print as one line (`medialib: error: ...`) with a non-zero exit;
+tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError, MedialibError
+
+STAGES = ("ingest", "ladder", "audio", "transcribe", "publish")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="medialib", description="Recorded sessions in, captioned HLS lectures out.")
+    p.add_argument("--version", action="version", version=f"medialib {__version__}")
+    p.add_argument("--config", help="a TOML file of settings (default: $MEDIALIB_CONFIG, else built-in defaults)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Prefect's and medialib's log lines")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    pr = sub.add_parser("process", help="ingest a recording and publish it as a captioned HLS lecture")
+    pr.add_argument("file", type=Path, help="the recording (video or audio)")
+    pr.add_argument("--title", required=True, help="the lecture title (any language)")
+    pr.add_argument("--language", help="spoken language, e.g. ru or en (default: detected)")
+    pr.add_argument("--speaker", help="who speaks")
+    pr.add_argument("--event", help="the workshop or event this session belongs to")
+    pr.add_argument("--lecture-id", help="publish under this id (default: from the title and content)")
+    pr.add_argument("--audio-stream", type=int, default=0, help="which audio stream carries the speech (default 0)")
+
+    lec = sub.add_parser("lectures", help="published lectures")
+    lec_sub = lec.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lec_sub.add_parser("list", help="list published lectures with their player URLs")
+
+    st = sub.add_parser("storage", help="the embedded S3 server (SeaweedFS)")
+    st_sub = st.add_subparsers(dest="action", required=True, metavar="ACTION")
+    st_sub.add_parser("up", help="start it (if not running) and create the buckets")
+    st_sub.add_parser("down", help="stop it; data stays on disk")
+    st_sub.add_parser("status", help="is it running, where, with which data folder")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.config:
+        os.environ["MEDIALIB_CONFIG"] = str(args.config)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # keep the terminal for progress bars
+    try:
+        if args.command == "process":
+            return _process(args)
+        if args.command == "lectures":
+            return _lectures_list()
+        if args.command == "storage":
+            return _storage(args.action)
+    except InputError as e:
+        print(f"medialib: error: {e}", file=sys.stderr)
+        return 2
+    except MedialibError as e:
+        print(f"medialib: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("medialib: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _process(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    if not args.file.is_file():
+        raise InputError(f"{args.file}: no such file; check the path")
+    console = Console(stderr=True)
+    console.print(f"[bold]medialib[/bold] processing {args.file.name} (the first run also starts Prefect, ~20 s)")
+    from flows.process_lecture import process_lecture
+    from flows.progress import subscribe
+
+    started = time.monotonic()
+    with Progress(TextColumn("{task.description:<11}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bars:
+        ids = {s: bars.add_task(s, total=1.0, start=False) for s in STAGES}
+
+        def on_progress(stage: str, fraction: float) -> None:
+            if stage in ids:
+                bars.start_task(ids[stage])
+                bars.update(ids[stage], completed=fraction)
+
+        unsubscribe = subscribe(on_progress)
+        try:
+            published = process_lecture(source=str(args.file.resolve()), title=args.title, language=args.language,
+                                        speaker=args.speaker, event=args.event, lecture_id=args.lecture_id,
+                                        audio_stream=args.audio_stream)
+        finally:
+            unsubscribe()
+        for s in STAGES:
+            bars.update(ids[s], completed=1.0)
+    for note in published.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    console.print(f"published {published.lecture_id} in {time.monotonic() - started:.0f} s: "
+                  f"{published.uploaded} files sent ({published.uploaded_bytes / 1e6:.1f} MB), "
+                  f"{published.skipped} unchanged; subtitles: {', '.join(published.languages) or 'none'}")
+    print(published.player_url)
+    return 0
+
+
+def _lectures_list() -> int:
+    from .config import load_settings
+    from .embedded import resolve_storage
+    from .storage import make_client, public_url, read_catalog
+
+    opts = resolve_storage(load_settings())
+    catalog = read_catalog(make_client(opts), opts)
+    if not catalog:
+        print("no lectures published yet; run `medialib process FILE --title ...`")
+        return 0
+    for e in catalog:
+        langs = ",".join(e.get("languages") or []) or "-"
+        print(f"{e['id']}\t{e.get('duration_s', 0):.0f} s\t{langs}\t{e.get('title', '')}\t{public_url(opts, e['player'])}")
+    return 0
+
+
+def _storage(action: str) -> int:
+    from .config import load_settings
+    from .embedded import resolve_storage, server_status, stop_server
+    from .storage import ensure_buckets, make_client
+
+    settings = load_settings()
+    data_dir = settings.embedded_data_dir()
+    if not settings.storage.embedded:
+        print(f"storage is external: {settings.storage.endpoint_url} (nothing to start or stop here)")
+        if action == "up":
+            opts = resolve_storage(settings)
+            ensure_buckets(make_client(opts), opts)
+        return 0
+    if action == "up":
+        opts = resolve_storage(settings)
+        ensure_buckets(make_client(opts), opts)
+        info = server_status(data_dir)
+        print(f"running: {opts.endpoint_url} (pid {info.pid if info else '?'}, data {data_dir})")
+        print(f"buckets: {opts.archive_bucket} (private), {opts.publish_bucket} (public read on lectures/)")
+    elif action == "down":
+        print("stopped" if stop_server(data_dir) else "not running")
+    else:
+        info = server_status(data_dir)
+        if info:
+            print(f"running: {info.endpoint_url} (pid {info.pid}, data {info.data_dir})")
+        else:
+            print(f"not running (data {data_dir}); start it with `medialib storage up`")
+            return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
