@@ -190,23 +190,23 @@ def probe_media(path: Path) -> MediaInfo:
         raise InputError(f"{name}: cannot be read ({e.strerror or e}); upload the recording again") from None
     with container:
         video = _probe_video(container, name)
+        for s in container.streams.audio:
+            if not _decodable(s):
+                raise InputError(f"{name}: audio stream {s.index} uses a codec ffmpeg cannot decode; "
+                                 "re-export the recording as MP4 (H.264/AAC) or PCM WAV")
         audio = tuple(
             AudioStream(index=i, codec=s.codec_context.name, channels=s.codec_context.channels or 0,
                         sample_rate=s.codec_context.sample_rate or 0, language=_language(s))
             for i, s in enumerate(container.streams.audio)
         )
-        for s in container.streams.audio:
-            if s.codec_context.codec is None or s.codec_context.name in ("", "none"):
-                raise InputError(f"{name}: audio stream {s.index} uses a codec ffmpeg cannot decode; "
-                                 "re-export the recording as MP4 (H.264/AAC)")
         duration = _duration(container)
         fmt = container.format.name
-    if video is None and not audio:
-        raise InputError(f"{name}: no audio or video stream; upload a recording with sound or picture")
-    if duration <= 0:
-        raise InputError(f"{name}: the recording has no measurable duration; it may be truncated, upload it again")
-    info = MediaInfo(name=name, size_bytes=size, duration_s=duration, container=fmt, video=video, audio=audio)
-    _check_readable_to_end(path, info)
+        if video is None and not audio:
+            raise InputError(f"{name}: no audio or video stream; upload a recording with sound or picture")
+        if duration <= 0:
+            raise InputError(f"{name}: the recording has no measurable duration; it may be truncated, upload it again")
+        info = MediaInfo(name=name, size_bytes=size, duration_s=duration, container=fmt, video=video, audio=audio)
+        _check_complete(container, info)
     return info
 
 
@@ -227,7 +227,7 @@ def _probe_video(container, name: str) -> VideoStream | None:
         return None
     s = streams[0]
     cc = s.codec_context
-    if cc.codec is None or cc.name in ("", "none"):
+    if not _decodable(s):
         raise InputError(f"{name}: the video stream uses a codec ffmpeg cannot decode; "
                          "re-export the recording as MP4 (H.264/AAC)")
     rotation = 0
@@ -247,6 +247,13 @@ def _probe_video(container, name: str) -> VideoStream | None:
                        frame_rate=fps, variable_frame_rate=vfr)
 
 
+def _decodable(stream) -> bool:
+    try:
+        return stream.codec_context is not None and stream.codec_context.codec is not None
+    except (AttributeError, av.error.FFmpegError):
+        return False
+
+
 def _language(stream) -> str | None:
     lang = (stream.metadata or {}).get("language")
     return None if lang in (None, "", "und") else lang
@@ -262,24 +269,17 @@ def _duration(container) -> float:
     return best
 
 
-def _check_readable_to_end(path: Path, info: MediaInfo) -> None:
-    """Catch files cut short after their index: demux the last seconds, expect packets there."""
-    if info.duration_s < 4:
-        return
-    with av.open(str(path), metadata_errors="ignore") as c:
-        target = int((info.duration_s - 2.0) * av.time_base)
-        try:
-            c.seek(target, any_frame=False, backward=True)
-            got = 0
-            for packet in c.demux():
-                if packet.size:
-                    got += 1
-                if got >= 3:
-                    return
-        except av.error.FFmpegError:
-            pass
-    raise InputError(f"{info.name}: the recording stops before its stated end ({info.duration_s:.0f} s); "
-                     "the file is truncated, upload the complete recording")
+def _check_complete(container, info: MediaInfo) -> None:
+    """Catch files cut short after their index (MP4 with the moov atom first): samples past EOF."""
+    end = 0
+    for stream in container.streams:
+        entries = stream.index_entries
+        if len(entries):
+            last = entries[len(entries) - 1]
+            end = max(end, last.pos + last.size)
+    if end > info.size_bytes:
+        raise InputError(f"{info.name}: the file is truncated ({info.size_bytes} of {end} bytes); "
+                         "upload the complete recording")
 
 
 # ---------------------------------------------------------------- ladder

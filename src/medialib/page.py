@@ -1,0 +1,175 @@
+"""The learner's player page shipped in every bundle.
+
+`render_player_page` fills `player/index.html.tmpl` from a `PageInfo`; the files from
+`player_assets()` (hls.js, player.js, player.css) are copied beside the resulting
+index.html. The page makes no request outside its bundle folder: every URL in a
+`PageInfo` is relative to index.html, and a Content-Security-Policy says so too.
+
+player.js reads the lecture from a `<script type="application/json" id="lecture">`
+element holding `page_data(info)`, so the page needs no second request to start.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from string import Template
+
+from .errors import InputError
+
+PLAYER_DIR = Path(__file__).with_name("player")
+_ASSETS = ("hls.min.js", "player.js", "player.css")
+
+# A relative URL inside the bundle: no scheme ("https:", "javascript:"), not
+# protocol-relative ("//host"), not absolute ("/x"), no way up ("..").
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+@dataclass(frozen=True)
+class SubtitleLink:
+    """One subtitle language as the page offers it."""
+
+    language: str  # BCP 47 code, "en"
+    name: str  # the language's name in itself, "English", "Русский"
+    vtt: str  # relative URL, "subtitles/en/v1.vtt"
+    srt: str | None  # relative URL of the SRT download, if one is published
+    default: bool  # shown when the learner has not chosen
+
+    def __post_init__(self) -> None:
+        if not self.language or not self.name:
+            raise InputError(f"subtitle link {self!r}: language and name are required")
+        _check_relative(self.vtt, "subtitle vtt")
+        if self.srt is not None:
+            _check_relative(self.srt, "subtitle srt")
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """Everything the player page shows about one lecture; URLs relative to index.html."""
+
+    title: str
+    speaker: str | None
+    event: str | None
+    language: str | None  # main language of the lecture (BCP 47), None if unknown
+    duration_s: float
+    master: str  # "master.m3u8"
+    poster: str | None  # "poster.jpg"
+    transcript: str | None  # "transcript.json"
+    subtitles: tuple[SubtitleLink, ...]
+    audio_only: bool
+    notes: tuple[str, ...] = ()  # notices for the learner, shown above the player
+
+    def __post_init__(self) -> None:
+        if not self.title.strip():
+            raise InputError("player page: the lecture title is empty; give the lecture a title")
+        if not (math.isfinite(self.duration_s) and self.duration_s >= 0):
+            raise InputError(f"player page: duration_s={self.duration_s!r} is not a non-negative number")
+        _check_relative(self.master, "master playlist")
+        for value, what in ((self.poster, "poster"), (self.transcript, "transcript")):
+            if value is not None:
+                _check_relative(value, what)
+        languages = [s.language for s in self.subtitles]
+        if len(set(languages)) != len(languages):
+            raise InputError(f"player page: subtitle languages repeat: {languages}; give one link per language")
+        defaults = [s.language for s in self.subtitles if s.default]
+        if len(defaults) > 1:
+            raise InputError(f"player page: several default subtitle languages {defaults}; mark at most one")
+
+
+def _check_relative(url: str, what: str) -> None:
+    if (
+        not url
+        or _SCHEME_RE.match(url)
+        or url.startswith(("/", "\\"))
+        or ".." in url.split("/")
+    ):
+        raise InputError(
+            f"player page: {what} URL {url!r} is not a relative path inside the bundle; "
+            "the page must only load files published beside it"
+        )
+
+
+def player_assets() -> tuple[Path, ...]:
+    """The static files to copy beside index.html (same names)."""
+    return tuple(PLAYER_DIR / name for name in _ASSETS)
+
+
+def page_data(info: PageInfo) -> str:
+    """PageInfo as JSON that is safe inside a <script> element.
+
+    Every "<" becomes \\u003c, so neither "</script>" nor "<!--" in a title can end or
+    confuse the element; the JSON value is unchanged.
+    """
+    text = json.dumps(asdict(info), ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c")
+
+
+def render_player_page(info: PageInfo) -> str:
+    """The bundle's index.html for one lecture."""
+    esc = html.escape  # quote=True: safe in text and in double-quoted attributes
+    lang_attr = f' lang="{esc(info.language)}"' if info.language else ""
+
+    byline = [esc(part) for part in (info.speaker, info.event) if part]
+    poster_attr = f' poster="{esc(info.poster)}"' if info.poster else ""
+
+    notes = ""
+    if info.notes:
+        items = "".join(f"<li>{esc(n)}</li>" for n in info.notes)
+        notes = f'<section class="notes" aria-label="Notices"><ul>{items}</ul></section>'
+
+    options = "".join(
+        f'<option value="{esc(s.language)}" lang="{esc(s.language)}"'
+        f'{" selected" if s.default else ""}>{esc(s.name)}</option>'
+        for s in info.subtitles
+    )
+    downloads = []
+    for s in info.subtitles:
+        links = [f'<a href="{esc(s.vtt)}" download type="text/vtt">WebVTT</a>']
+        if s.srt:
+            links.append(f'<a href="{esc(s.srt)}" download>SRT</a>')
+        downloads.append(
+            f'<li><span lang="{esc(s.language)}">{esc(s.name)}</span> subtitles: {", ".join(links)}</li>'
+        )
+    if info.transcript:
+        downloads.append(
+            f'<li><a href="{esc(info.transcript)}" download type="application/json">Transcript (JSON)</a></li>'
+        )
+
+    template = Template((PLAYER_DIR / "index.html.tmpl").read_text(encoding="utf-8"))
+    return template.substitute(
+        title=esc(info.title),
+        lecture_lang_attr=lang_attr,
+        byline=" · ".join(byline),
+        byline_hidden="" if byline else " hidden",
+        duration_iso=_iso_duration(info.duration_s),
+        duration=_clock(info.duration_s),
+        player_class="player audio-only" if info.audio_only else "player",
+        media_label=esc(("Audio: " if info.audio_only else "Video: ") + info.title),
+        poster_attr=poster_attr,
+        notes=notes,
+        subtitle_options=options,
+        subtitles_hidden="" if info.subtitles else " hidden",
+        downloads="".join(downloads),
+        downloads_hidden="" if downloads else " hidden",
+        lecture_json=page_data(info),
+    )
+
+
+def _clock(seconds: float) -> str:
+    """1:02:03 or 2:03, the way players show a length."""
+    total = int(round(seconds))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _iso_duration(seconds: float) -> str:
+    """The ISO 8601 duration for <time datetime>: PT1H2M3S."""
+    total = int(round(seconds))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"PT{h}H{m}M{s}S"

@@ -1,0 +1,312 @@
+"""The learner's player page: rendered safely, and playing a real HLS bundle in chromium."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import threading
+from functools import partial
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import av
+import imageio_ffmpeg
+import pytest
+from browser import chromium_available, open_player
+
+from medialib.errors import InputError
+from medialib.page import PageInfo, SubtitleLink, page_data, player_assets, render_player_page
+
+HOSTILE = 'Допрос </script><script>alert("x")</script> & <b>'
+
+EN = SubtitleLink("en", "English", "subtitles/en/v1.vtt", "subtitles/en/v1.srt", True)
+RU = SubtitleLink("ru", "Русский", "subtitles/ru/v1.vtt", None, False)
+
+
+def info(**changes) -> PageInfo:
+    fields = dict(
+        title=HOSTILE,
+        speaker="Анна <Петрова>",
+        event="Workshop & Co",
+        language="ru",
+        duration_s=3723.4,
+        master="master.m3u8",
+        poster="poster.jpg",
+        transcript="transcript.json",
+        subtitles=(EN, RU),
+        audio_only=False,
+        notes=("Subtitles are machine-made <draft>.",),
+    )
+    fields.update(changes)
+    return PageInfo(**fields)
+
+
+class _Collect(HTMLParser):
+    """Start tags with their attributes, and the text of the title and each script."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self.title = ""
+        self._in: tuple[str, dict] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag in ("script", "title"):
+            self._in = (tag, dict(attrs))
+            if tag == "script":
+                self.scripts.append((dict(attrs), ""))
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in and self._in[0] == "script":
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
+        elif self._in and self._in[0] == "title":
+            self.title += data
+
+
+def parse(page: str) -> _Collect:
+    p = _Collect()
+    p.feed(page)
+    p.close()
+    return p
+
+
+# ---- rendering (no browser) -------------------------------------------------------
+
+
+def test_hostile_title_is_escaped_everywhere():
+    page = render_player_page(info())
+    doc = parse(page)
+    # The only scripts are the two files and the JSON block: the title added none.
+    assert [a.get("src") or a.get("type") for a, _ in doc.scripts] == [
+        "application/json",
+        "hls.min.js",
+        "player.js",
+    ]
+    assert "<b>" not in page and "<script>alert" not in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)" in page
+    assert doc.title == HOSTILE  # the escaped text reads back as the original
+    data = json.loads(doc.scripts[0][1])
+    assert data["title"] == HOSTILE and data["subtitles"][0]["language"] == "en"
+    assert "</" not in page_data(info())
+
+
+def test_lang_attributes():
+    doc = parse(render_player_page(info()))
+    tags = doc.tags
+    assert tags[0] == ("html", {"lang": "en"})  # the page's own words are English
+    assert ("h1", {"lang": "ru"}) in tags  # the title is in the lecture's language
+    options = {a["value"]: a for t, a in tags if t == "option"}
+    assert options["ru"]["lang"] == "ru" and options["en"]["lang"] == "en"
+    assert "selected" in options["en"] and "selected" not in options["ru"]
+    assert "lang" not in options["off"]
+
+
+def test_downloads_listed_per_language():
+    page = render_player_page(info())
+    hrefs = [a["href"] for t, a in parse(page).tags if t == "a"]
+    assert hrefs == ["subtitles/en/v1.vtt", "subtitles/en/v1.srt", "subtitles/ru/v1.vtt", "transcript.json"]
+    assert '<time datetime="PT1H2M3S">1:02:03</time>' in page
+    assert "Subtitles are machine-made &lt;draft&gt;." in page
+
+
+def test_page_without_extras_hides_their_sections():
+    page = render_player_page(
+        info(speaker=None, event=None, language=None, poster=None, transcript=None, subtitles=(), notes=())
+    )
+    doc = parse(page)
+    assert ("h1", {}) in doc.tags
+    assert not any(t == "a" for t, _ in doc.tags)
+    assert not any("poster" in a for t, a in doc.tags if t == "video")
+    assert 'class="toolbar" hidden' in page and "aria-labelledby=\"downloads-heading\" hidden" in page
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(master="https://cdn.example/master.m3u8"), "master playlist URL 'https://cdn.example/master.m3u8'"),
+        (dict(poster="javascript:alert(1)"), "poster URL 'javascript:alert(1)'"),
+        (dict(transcript="../other/transcript.json"), "transcript URL '../other/transcript.json'"),
+        (dict(subtitles=(EN, EN)), "subtitle languages repeat: ['en', 'en']"),
+        (dict(subtitles=(EN, SubtitleLink("ru", "Русский", "r.vtt", None, True))), "several default"),
+        (dict(duration_s=float("nan")), "duration_s=nan"),
+        (dict(title="  "), "the lecture title is empty"),
+    ],
+)
+def test_bad_page_info_is_refused(changes, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        info(**changes)
+
+
+def test_assets_are_shipped_and_hls_js_is_the_documented_version():
+    assets = player_assets()
+    assert [p.name for p in assets] == ["hls.min.js", "player.js", "player.css"]
+    assert all(p.is_file() for p in assets)
+    readme = (assets[0].parent / "README.md").read_text(encoding="utf-8")
+    version = re.search(r"version \*\*(\d+\.\d+\.\d+)\*\*", readme).group(1)
+    assert f'"{version}"' in assets[0].read_text(encoding="utf-8")
+
+
+# ---- in chromium ------------------------------------------------------------------
+
+DURATION_S = 12
+CUES = tuple(f"Caption {i} of 6" for i in range(1, 7))  # one every 2 s
+
+
+def _ffmpeg(*args: str, cwd: Path) -> None:
+    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
+    subprocess.run(argv, cwd=cwd, check=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def _first_video_pts_s(rendition: Path) -> float:
+    """Presentation time of the first frame (AAC priming and B-frames move it off 0)."""
+    probe = rendition / "first.mp4"
+    probe.write_bytes((rendition / "init.mp4").read_bytes() + (rendition / "seg_000.m4s").read_bytes())
+    try:
+        with av.open(str(probe)) as container:
+            stream = container.streams.video[0]
+            frame = next(container.decode(stream))
+            return float(frame.pts * stream.time_base)
+    finally:
+        probe.unlink()
+
+
+def _ts(seconds: float, sep: str) -> str:
+    ms = round(seconds * 1000)
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}{sep}{ms % 1000:03d}"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    """A 12 s lecture bundle: one fMP4 rendition, English subtitles, page and assets."""
+    root = tmp_path_factory.mktemp("bundle")
+    rendition = root / "video" / "360p"
+    rendition.mkdir(parents=True)
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={DURATION_S}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={DURATION_S}",
+        "-map", "0:v", "-map", "1:a",
+        # main profile so the CODECS attribute below is exact; a keyframe every 2 s
+        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-level:v", "3.0",
+        "-pix_fmt", "yuv420p", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+        "-c:a", "aac", "-b:a", "64k", "-ac", "2",
+        "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
+        "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments",
+        "-hls_fmp4_init_filename", "init.mp4",
+        "-hls_segment_filename", "video/360p/seg_%03d.m4s",
+        "video/360p/index.m3u8",
+        cwd=root,
+    )  # fmt: skip
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360", "-frames:v", "1", "poster.jpg", cwd=root)
+
+    mpegts = round(_first_video_pts_s(rendition) * 90000)
+    subs = root / "subtitles" / "en"
+    subs.mkdir(parents=True)
+    spans = [(2 * i, 2 * i + 2, text) for i, text in enumerate(CUES)]
+    vtt = [f"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000\n"]
+    vtt += [f"{_ts(a, '.')} --> {_ts(b, '.')}\n{text}\n" for a, b, text in spans]
+    (subs / "v1.vtt").write_text("\n".join(vtt), encoding="utf-8")
+    srt = [f"{n}\n{_ts(a, ',')} --> {_ts(b, ',')}\n{text}\n" for n, (a, b, text) in enumerate(spans, 1)]
+    (subs / "v1.srt").write_text("\n".join(srt), encoding="utf-8")
+    (subs / "index.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-VERSION:3\n"
+        f"#EXT-X-TARGETDURATION:{math.ceil(DURATION_S)}\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+        f"#EXTINF:{DURATION_S:.3f},\nv1.vtt\n#EXT-X-ENDLIST\n",
+        encoding="utf-8",
+    )
+    (root / "master.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",'
+        'DEFAULT=YES,AUTOSELECT=YES,URI="subtitles/en/index.m3u8"\n'
+        '#EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=640x360,'
+        'CODECS="avc1.4d401e,mp4a.40.2",SUBTITLES="subs"\n'
+        "video/360p/index.m3u8\n",
+        encoding="utf-8",
+    )
+    (root / "transcript.json").write_text(json.dumps({"language": "en", "cues": list(CUES)}), encoding="utf-8")
+
+    page = PageInfo(
+        title="Тестовая лекция <12 s>",
+        speaker="Test Speaker",
+        event="medialib tests",
+        language="ru",
+        duration_s=DURATION_S,
+        master="master.m3u8",
+        poster="poster.jpg",
+        transcript="transcript.json",
+        subtitles=(SubtitleLink("en", "English", "subtitles/en/v1.vtt", "subtitles/en/v1.srt", True),),
+        audio_only=False,
+    )
+    (root / "index.html").write_text(render_player_page(page), encoding="utf-8")
+    for asset in player_assets():
+        shutil.copyfile(asset, root / asset.name)
+    return root
+
+
+class _BundleHandler(SimpleHTTPRequestHandler):
+    """Serves the bundle with the Content-Types the publisher sets on S3 objects."""
+
+    extensions_map = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".m3u8": "application/vnd.apple.mpegurl",
+        ".m4s": "video/iso.segment",
+        ".mp4": "video/mp4",
+        ".ts": "video/mp2t",
+        ".vtt": "text/vtt",
+        ".srt": "application/x-subrip",
+        ".html": "text/html; charset=utf-8",
+        ".js": "text/javascript",
+        ".css": "text/css",
+        ".json": "application/json",
+        ".jpg": "image/jpeg",
+    }
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+    def log_request(self, code="-", size="-"):
+        self.server.log.append((self.path, int(code) if str(code).isdigit() else 0))
+
+
+@pytest.fixture(scope="module")
+def served(bundle):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_BundleHandler, directory=str(bundle)))
+    server.log = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", server.log
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
+def test_bundle_plays_with_english_subtitles(served):
+    base, log = served
+    report = open_player(base + "index.html", play_s=6.0)
+
+    assert report.errors == ()
+    assert report.played_s >= 3.0
+    assert report.subtitle_tracks == ("en:English",)
+    assert report.selected_subtitle == "en:English"
+    assert set(report.cues_seen) <= set(CUES) and CUES[0] in report.cues_seen
+    # Everything came from the bundle's own server, and all of it was there.
+    assert {urlsplit(u).netloc for u in report.requests if not u.startswith(("blob:", "data:"))} == {
+        urlsplit(base).netloc
+    }
+    assert [entry for entry in log if entry[1] >= 400] == []
+    requested = {path for path, _ in log}
+    assert {"/subtitles/en/index.m3u8", "/subtitles/en/v1.vtt", "/poster.jpg"} <= requested
