@@ -1,0 +1,190 @@
+"""Assertions on the one shared end-to-end run (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import jiwer
+import m3u8
+import pytest
+
+import clips
+from medialib import speech, stages, storage
+from medialib.config import load_settings
+from medialib.errors import ToolError
+from medialib.media import keyframe_times, segment_durations
+from medialib.subtitles import check_cues, parse_subtitles
+
+pytestmark = pytest.mark.e2e
+
+
+def fetch(url: str) -> bytes:
+    """An anonymous GET, as a learner's browser makes it."""
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.read()
+
+
+def base(published) -> str:
+    return published.master_url.rsplit("/", 1)[0]
+
+
+def test_lecture_id_is_a_safe_slug_of_the_russian_title(published):
+    assert published.lecture_id.startswith("dopros-open-questions-")
+    assert published.player_url.endswith(f"/lectures/{published.lecture_id}/index.html")
+
+
+def test_every_published_object_has_its_content_type(published, storage_opts):
+    client = storage.make_client(storage_opts)
+    prefix = f"lectures/{published.lecture_id}/"
+    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=storage_opts.publish_bucket, Prefix=prefix) for o in page.get("Contents", [])]
+    assert {f"{prefix}{n}" for n in ("master.m3u8", "index.html", "manifest.json", "transcript.json",
+                                    "hls.min.js", "poster.jpg")} <= set(keys)
+    for key in keys:
+        head = client.head_object(Bucket=storage_opts.publish_bucket, Key=key)
+        assert head["ContentType"] == storage.content_type_for(key), key
+        assert head.get("CacheControl") == storage.cache_control_for(key), key
+
+
+def test_master_and_media_playlists_parse_strictly(published):
+    master_text = fetch(published.master_url).decode()
+    master = m3u8.parse(master_text, strict=True)
+    uris = [p["uri"] for p in master["playlists"]] + [m["uri"] for m in master["media"]]
+    assert "video/480p/index.m3u8" in uris and "video/360p/index.m3u8" in uris
+    assert "video/audio/index.m3u8" in uris and "subtitles/en/index.m3u8" in uris
+    for uri in uris:
+        m3u8.parse(fetch(f"{base(published)}/{uri}").decode(), strict=True)
+    subs = [m for m in master["media"] if m["type"] == "SUBTITLES"]
+    assert [(m["language"], m["name"], m["default"], m["autoselect"]) for m in subs] == [("en", "English", "YES", "YES")]
+    assert all(p["stream_info"].get("subtitles") == "subs" for p in master["playlists"])
+
+
+def test_segments_within_target_and_keyframes_aligned(published, tmp_path):
+    ladder_opts = load_settings().ladder
+    keyframes = []
+    for name in ("480p", "360p"):
+        d = tmp_path / name
+        d.mkdir()
+        playlist = fetch(f"{base(published)}/video/{name}/index.m3u8").decode()
+        (d / "index.m3u8").write_text(playlist)
+        for line in playlist.splitlines():
+            if line.startswith("#EXT-X-MAP:"):
+                init = line.split('URI="')[1].rstrip('"')
+                (d / init).write_bytes(fetch(f"{base(published)}/video/{name}/{init}"))
+            elif line and not line.startswith("#"):
+                (d / line).write_bytes(fetch(f"{base(published)}/video/{name}/{line}"))
+        durations = segment_durations(d / "index.m3u8")
+        assert durations and all(x <= ladder_opts.segment_s + 0.05 for x in durations)
+        assert all(abs(x - ladder_opts.segment_s) < 0.05 for x in durations[:-1])
+        keyframes.append(keyframe_times(d))
+    assert keyframes[0] == keyframes[1]
+
+
+def test_subtitles_parse_follow_the_rules_and_match_the_speech(published):
+    vtt = fetch(f"{base(published)}/subtitles/en/v1.vtt").decode()
+    assert vtt.splitlines()[1].startswith("X-TIMESTAMP-MAP=MPEGTS:")
+    import webvtt
+
+    assert len(webvtt.from_string(vtt).captions) > 3
+    track = parse_subtitles(vtt, "en", "asr")
+    assert check_cues(track.cues, load_settings().subtitles) == []
+    heard = " ".join(c.text.replace("\n", " ") for c in track.cues)
+    norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
+                          jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
+    wer = jiwer.wer(clips.LECTURE_TEXT, heard, reference_transform=norm, hypothesis_transform=norm)
+    assert wer < 0.2, (wer, heard)
+    srt = fetch(f"{base(published)}/subtitles/en/v1.srt").decode()
+    assert parse_subtitles(srt, "en", "asr", fmt="srt").cues == track.cues
+
+
+def test_transcript_and_manifest(published):
+    transcript = json.loads(fetch(f"{base(published)}/transcript.json"))
+    assert transcript["language"] == "en" and len(transcript["words"]) > 20
+    assert all(0 <= w["confidence"] <= 1 and w["end_ms"] >= w["start_ms"] for w in transcript["words"])
+    manifest = json.loads(fetch(f"{base(published)}/manifest.json"))
+    assert manifest["id"] == published.lecture_id and manifest["title"].startswith("Допрос")
+    assert [s["language"] for s in manifest["subtitles"]] == ["en"]
+    assert published.notes == ()
+
+
+def test_original_is_archived_and_private(published, storage_opts, lecture_clip):
+    client = storage.make_client(storage_opts)
+    sha = stages.file_sha256(lecture_clip)
+    key = f"originals/{published.lecture_id}/{sha}.mp4"
+    assert storage.object_sha256(client, storage_opts.archive_bucket, key) == sha
+    with pytest.raises(urllib.error.HTTPError) as e:
+        fetch(f"{storage_opts.endpoint_url}/{storage_opts.archive_bucket}/{key}")
+    assert e.value.code == 403
+
+
+def test_catalog_lists_the_lecture(published, storage_opts):
+    catalog = json.loads(fetch(storage.public_url(storage_opts, "catalog.json")))
+    entry = next(e for e in catalog if e["id"] == published.lecture_id)
+    assert entry["languages"] == ["en"] and entry["player"].endswith("/index.html")
+
+
+def test_second_ingest_of_the_same_bytes_finds_the_lecture(published, storage_opts, lecture_clip):
+    again = stages.ingest_recording(lecture_clip, "A different title", storage_opts)
+    assert again.existing and again.lecture_id == published.lecture_id
+
+
+def test_rerun_publishes_zero_bytes(published, lecture_clip):
+    from flows.process_lecture import process_lecture
+
+    second = process_lecture(source=str(lecture_clip), title="Допрос: open questions", speaker="Instructor",
+                             event="Test workshop")
+    assert second.lecture_id == published.lecture_id
+    assert second.uploaded_bytes == 0 and second.uploaded == 0 and second.skipped > 10
+
+
+def test_interrupted_run_resumes_without_transcribing_again(flow_harness, tmp_path, monkeypatch):
+    from flows.process_lecture import process_lecture
+
+    wav = clips.speech_wav(tmp_path / "b.wav", "Interrupted lectures resume where they stopped.")
+    src = clips.lecture_clip(tmp_path / "b.mp4", wav, size="640x360")
+    calls = []
+    real_transcribe = speech.transcribe_audio
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real_transcribe(*a, **k)
+
+    def power_cut(*a, **k):
+        raise ToolError("publish: simulated crash")
+
+    monkeypatch.setattr(speech, "transcribe_audio", counting)
+    monkeypatch.setattr(stages, "publish_stage", power_cut)
+    with pytest.raises(ToolError):
+        process_lecture(source=str(src), title="Resume test")
+    assert len(calls) == 1
+    monkeypatch.setattr(stages, "publish_stage", PUBLISH)
+    done = process_lecture(source=str(src), title="Resume test")
+    assert len(calls) == 1, "transcription ran again after the interruption"
+    assert done.uploaded > 0 and done.languages == ("en",)
+
+
+PUBLISH = stages.publish_stage
+
+
+def test_lectures_list_cli_shows_the_lecture(published, capsys):
+    from medialib.cli import main
+
+    assert main(["lectures", "list"]) == 0
+    out = capsys.readouterr().out
+    assert published.lecture_id in out and published.player_url in out
+
+
+@pytest.mark.browser
+def test_player_page_plays_with_subtitles_in_a_real_browser(published):
+    from browser import chromium_available, open_player
+
+    if not chromium_available():
+        pytest.fail("Debian's chromium is missing: run the tests through `./run test`, which installs it")
+    report = open_player(published.player_url, play_s=8.0)
+    assert report.errors == ()
+    assert report.played_s >= 4
+    assert any(t.startswith("en") for t in report.subtitle_tracks)
+    assert report.cues_seen, "no subtitle cue was shown while playing"
