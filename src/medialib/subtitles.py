@@ -1,0 +1,639 @@
+"""Words to cues, cues to WebVTT and SRT, and back.
+
+`segment_cues` turns timed words into readable cues (Netflix/BBC rules: two lines of
+42 characters, 0.83 to 7 s on screen, at most 20 characters per second). It is a chain
+of small operations over *groups* (tuples of words, one group per future cue), each
+with one idea, in the manner of stable-ts regrouping; the chain is written down in
+`segment_cues`. Times are integer milliseconds throughout, so VTT and SRT round trips
+are exact.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from itertools import combinations, pairwise
+
+import webvtt
+from webvtt.errors import MalformedCaptionError, MalformedFileError
+
+from .config import SubtitleRules
+from .errors import InputError
+from .speech import Word
+
+logger = logging.getLogger(__name__)
+
+Group = tuple[Word, ...]
+Groups = tuple[Group, ...]
+
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+# closing quotes and brackets may follow the punctuation that ends a sentence or clause
+_CLOSERS = "\"'»”’)]}"
+_SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
+_CLAUSE_END = (",", ";", ":", "—", "–", "，", "；", "：", "、")
+# A "." after these is not a sentence end even before a capital ("Dr. Smith").
+_TITLES = frozenset({"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "mt.", "jr.", "sr.", "vs.", "no.", "fig.", "eq."})
+# Words that bind to the next one (en, ru): a line or cue should not end on them.
+_FUNCTION_WORDS = frozenset(
+    "a an the of to in on at by for from with into and or but nor as than that if is are was were be"
+    " и в во на с со к ко по о об у за из от до а но или не ни что как же бы".split()
+)
+_SRT_TIMING = re.compile(r"\s*\d+:\d{1,2}:\d{1,2}[,.]\d+\s*-->\s*\d+:\d{1,2}:\d{1,2}[,.]\d+")
+# what a person meant as a timing line, e.g. "00:00:03,000 -> 00:00:04,000"
+_SRT_TIMING_LIKE = re.compile(r"\s*\d+:\d{1,2}:\d{1,2}[,.]\d+\s*-")
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One subtitle on screen. Times in ms; lines of `text` joined with "\\n"."""
+
+    start_ms: int
+    end_ms: int
+    text: str
+    confidence: float | None = None  # mean word probability; None when unknown (human, parsed)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_ms < self.end_ms:
+            raise ValueError(
+                f"cue {self.text!r}: times {self.start_ms}..{self.end_ms} ms must satisfy 0 <= start < end"
+            )
+        if not self.text.strip():
+            raise ValueError(f"cue at {self.start_ms} ms has no text")
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+    @property
+    def chars(self) -> int:
+        """Characters a viewer reads: the text without its line breaks."""
+        return len(self.text) - self.text.count("\n")
+
+
+@dataclass(frozen=True)
+class Track:
+    """All cues of one language and origin, in time order and never overlapping."""
+
+    language: str  # BCP-47, e.g. "en", "ru", "pt-BR"
+    origin: str  # "asr"; later "interpretation", "machine-translation", "human"
+    cues: tuple[Cue, ...]
+
+    def __post_init__(self) -> None:
+        if not _LANGUAGE.fullmatch(self.language):
+            raise ValueError(f"track language {self.language!r} is not a BCP-47 tag like 'en' or 'pt-BR'")
+        if not self.origin.strip():
+            raise ValueError("track origin is empty; use e.g. 'asr'")
+        object.__setattr__(self, "cues", tuple(self.cues))
+        for n, (a, b) in enumerate(pairwise(self.cues), start=2):
+            if b.start_ms < a.start_ms:
+                raise ValueError(
+                    f"cue {n} starts at {_clock(b.start_ms)}, before cue {n - 1} ({_clock(a.start_ms)}); sort the cues"
+                )
+            if b.start_ms < a.end_ms:
+                raise ValueError(
+                    f"cue {n - 1} ({_clock(a.start_ms)} --> {_clock(a.end_ms)}) overlaps cue {n} "
+                    f"({_clock(b.start_ms)} --> {_clock(b.end_ms)}); end cue {n - 1} by {_clock(b.start_ms)}"
+                )
+
+
+# --- segmentation ------------------------------------------------------------------
+
+
+def segment_cues(words: Sequence[Word], rules: SubtitleRules) -> tuple[Cue, ...]:
+    """Group timed words into readable cues.
+
+    The default chain, each step a function of this module::
+
+        split_by_sentence                     after . ? ! … (not "Dr." nor before a lowercase word)
+        split_by_pause(rules.pause_split_ms)  where the speaker stops
+        split_by_clause                       groups still too long, after , ; : —
+        split_by_length                       groups still too long, balanced, at the widest gaps
+        merge_short                           groups that cannot stay min_duration_ms, into a neighbour
+        rebalance                             move the boundary of a too fast or too short group
+        time_cues                             extend ends into silence for reading time, keep min_gap_ms
+
+    Cues start at their first word and keep at least min_gap_ms between them. Very fast
+    speech with no silence around can still exceed max_cps; `check_cues` reports it.
+    """
+    groups = _initial_groups(words)
+    groups = split_by_sentence(groups)
+    groups = split_by_pause(groups, rules.pause_split_ms)
+    groups = split_by_clause(groups, rules)
+    groups = split_by_length(groups, rules)
+    groups = merge_short(groups, rules)
+    groups = rebalance(groups, rules)
+    cues = time_cues(groups, rules)
+    logger.debug("segmented %d words into %d cues", sum(map(len, groups)), len(cues))
+    return cues
+
+
+def _initial_groups(words: Sequence[Word]) -> Groups:
+    """One group of all words, whitespace normalised, empty words dropped, in time order."""
+    clean = []
+    for w in words:
+        text = " ".join(w.text.split())
+        if text:
+            clean.append(w if text == w.text else replace(w, text=text))
+    clean.sort(key=lambda w: w.start_ms)  # stable: Whisper's order is kept for equal starts
+    return (tuple(clean),) if clean else ()
+
+
+def split_by_sentence(groups: Groups) -> Groups:
+    """Split after every word that ends a sentence."""
+    return _split_where(groups, lambda a, b: _ends_sentence(a, b))
+
+
+def split_by_pause(groups: Groups, min_pause_ms: int) -> Groups:
+    """Split where the silence between two words is at least `min_pause_ms` (ms)."""
+    return _split_where(groups, lambda a, b: b.start_ms - a.end_ms >= min_pause_ms)
+
+
+def split_by_clause(groups: Groups, rules: SubtitleRules) -> Groups:
+    """Split groups that do not fit one cue after clause punctuation, keeping both parts substantial."""
+    return tuple(part for g in groups for part in _split_until_fits(g, rules, _clause_split))
+
+
+def split_by_length(groups: Groups, rules: SubtitleRules) -> Groups:
+    """Split groups that still do not fit one cue into near-equal parts, at gaps, not after "the"."""
+    return tuple(part for g in groups for part in _split_until_fits(g, rules, _length_split))
+
+
+def merge_short(groups: Groups, rules: SubtitleRules) -> Groups:
+    """Merge a group that cannot stay min_duration_ms on screen into its nearer neighbour.
+
+    Only across silences shorter than pause_split_ms, and only when the merged group
+    still fits one cue; otherwise `rebalance` may move the boundary instead.
+    """
+    gs = list(groups)
+    i = 0
+    while i < len(gs):
+        if _available_ms(gs[i], _next_start(gs, i), rules) >= rules.min_duration_ms:
+            i += 1
+            continue
+        options = []
+        if i > 0 and _gap_ms(gs[i - 1], gs[i]) < rules.pause_split_ms and _fits(gs[i - 1] + gs[i], rules):
+            options.append((_gap_ms(gs[i - 1], gs[i]), i - 1))
+        if i + 1 < len(gs) and _gap_ms(gs[i], gs[i + 1]) < rules.pause_split_ms and _fits(gs[i] + gs[i + 1], rules):
+            options.append((_gap_ms(gs[i], gs[i + 1]), i))
+        if not options:
+            i += 1
+            continue
+        _, j = min(options)
+        gs[j : j + 2] = [gs[j] + gs[j + 1]]
+        i = j
+    return tuple(gs)
+
+
+def rebalance(groups: Groups, rules: SubtitleRules) -> Groups:
+    """Re-split a too fast or too short group together with a neighbour.
+
+    For each group that would break max_cps or min_duration_ms even with its end
+    extended into the silence after it, try every split of it joined with the
+    previous or next group (and no split at all) and keep the one with fewer
+    violations. Only across silences shorter than pause_split_ms, so text never
+    appears long before it is spoken. A change never alters the first group's start,
+    so other groups are unaffected and the loop ends.
+    """
+    gs = list(groups)
+    i = 0
+    budget = 10 * len(gs) + 10
+    while i < len(gs) and budget:
+        budget -= 1
+        if _badness(gs[i], _next_start(gs, i), rules)[0] == 0:
+            i += 1
+            continue
+        best = None
+        for j in (i - 1, i):
+            if j < 0 or j + 1 >= len(gs) or _gap_ms(gs[j], gs[j + 1]) >= rules.pause_split_ms:
+                continue
+            current = _pair_badness(gs[j], gs[j + 1], _next_start(gs, j + 1), rules)
+            option = _best_repartition(gs[j] + gs[j + 1], _next_start(gs, j + 1), rules)
+            # Fewer broken rules only: trading magnitudes shuffles words for nothing readable.
+            if option and option[0][0] < current[0] and (best is None or option[0] < best[0]):
+                best = (option[0], j, option[1])
+        if best is None:
+            i += 1
+            continue
+        _, j, parts = best
+        gs[j : j + 2] = list(parts)
+        i = max(j - 1, 0)
+    return tuple(gs)
+
+
+def time_cues(groups: Groups, rules: SubtitleRules) -> tuple[Cue, ...]:
+    """Turn groups into cues, extending each end into silence towards target_cps reading time.
+
+    A cue starts at its first word and ends no earlier than its last word unless the
+    next cue needs min_gap_ms; it never ends before its last word starts, nor after
+    the next cue starts.
+    """
+    cues = []
+    for i, g in enumerate(groups):
+        text = "\n".join(wrap_lines(_text(g), rules.max_line_chars, rules.max_lines))
+        start = g[0].start_ms
+        next_start = _next_start(groups, i)
+        chars = len(text) - text.count("\n")
+        desired = max(g[-1].end_ms, start + rules.min_duration_ms, start + math.ceil(chars * 1000 / rules.target_cps))
+        end = min(desired, _limit_ms(g, next_start, rules))
+        end = max(end, g[-1].start_ms + 1)
+        if next_start is not None:
+            end = min(end, next_start)
+        confidence = sum(w.probability for w in g) / len(g)
+        cues.append(Cue(start, end, text, confidence))
+    return tuple(cues)
+
+
+def check_cues(cues: Sequence[Cue], rules: SubtitleRules) -> list[str]:
+    """Every broken readability rule, one line each, numbered like SRT; [] when all good."""
+    problems = []
+    prev: Cue | None = None
+    for n, cue in enumerate(cues, start=1):
+        label = f"cue {n} ({_clock(cue.start_ms)})"
+        lines = cue.text.split("\n")
+        if len(lines) > rules.max_lines:
+            problems.append(f"{label}: {len(lines)} lines, more than {rules.max_lines}")
+        for line in lines:
+            if len(line) > rules.max_line_chars and " " in line.strip():
+                problems.append(f"{label}: line of {len(line)} chars, more than {rules.max_line_chars}: {line!r}")
+            if not line.strip():
+                problems.append(f"{label}: has an empty line")
+        if cue.duration_ms < rules.min_duration_ms:
+            problems.append(f"{label}: on screen {cue.duration_ms} ms, less than {rules.min_duration_ms} ms")
+        if cue.duration_ms > rules.max_duration_ms:
+            problems.append(f"{label}: on screen {cue.duration_ms} ms, more than {rules.max_duration_ms} ms")
+        cps = cue.chars * 1000 / cue.duration_ms
+        if cps > rules.max_cps + 1e-9:
+            problems.append(f"{label}: {cps:.1f} chars/s, faster than {rules.max_cps:g}")
+        if prev is not None:
+            if cue.start_ms < prev.start_ms:
+                problems.append(f"{label}: starts before cue {n - 1}")
+            elif cue.start_ms < prev.end_ms:
+                problems.append(f"{label}: overlaps cue {n - 1}, which ends at {_clock(prev.end_ms)}")
+            elif cue.start_ms - prev.end_ms < rules.min_gap_ms:
+                gap_ms = cue.start_ms - prev.end_ms
+                problems.append(f"{label}: {gap_ms} ms after cue {n - 1}, less than {rules.min_gap_ms} ms")
+        prev = cue
+    return problems
+
+
+def wrap_lines(text: str, max_line_chars: int, max_lines: int) -> list[str]:
+    """Break text into at most `max_lines` balanced lines of at most `max_line_chars`.
+
+    Prefers breaks after punctuation, avoids ending a line on "the"/"и" and avoids
+    one-word lines; a word longer than a line stands alone. When the text cannot fit,
+    it still gets `max_lines` lines, some too long (`check_cues` reports them).
+    """
+    words = text.split()
+    if not words:
+        return []
+    whole = " ".join(words)
+    if len(whole) <= max_line_chars or len(words) == 1 or max_lines <= 1:
+        return [whole]
+    best: tuple[float, list[str]] | None = None
+    for n_lines in range(2, min(max_lines, len(words)) + 1):
+        for cuts in combinations(range(1, len(words)), n_lines - 1):
+            lines = [" ".join(words[a:b]) for a, b in pairwise((0, *cuts, len(words)))]
+            cost = _wrap_cost(words, cuts, lines, max_line_chars)
+            if best is None or cost < best[0]:
+                best = (cost, lines)
+    assert best is not None
+    return best[1]
+
+
+def _wrap_cost(words: Sequence[str], cuts: Sequence[int], lines: Sequence[str], max_line_chars: int) -> float:
+    """Lower is better; one unit is about one character of imbalance."""
+    lengths = [len(line) for line in lines]
+    cost: float = 1000 * sum(max(0, n - max_line_chars) for n in lengths)
+    cost += 100 * (len(lines) - 2) + max(lengths) - min(lengths)
+    cost += 60 * sum(" " not in line for line in lines)  # one-word lines
+    cost += 1 if lengths[0] > lengths[-1] else 0  # bottom-heavy reads better
+    for c in cuts:
+        cost += _boundary_cost(words[c - 1])
+    return cost
+
+
+def _boundary_cost(last_word: str) -> float:
+    """Cost of a break (line or cue) after `last_word`, in characters of imbalance."""
+    core = last_word.rstrip(_CLOSERS)
+    if core.endswith(_SENTENCE_END):
+        return -20
+    if core.endswith(_CLAUSE_END):
+        return -14
+    if core.lower() in _FUNCTION_WORDS:
+        return 8
+    return 0
+
+
+# --- helpers over groups -------------------------------------------------------------
+
+
+def _text(g: Group) -> str:
+    return " ".join(w.text for w in g)
+
+
+def _gap_ms(a: Group, b: Group) -> int:
+    return b[0].start_ms - a[-1].end_ms
+
+
+def _next_start(gs: Sequence[Group], i: int) -> int | None:
+    return gs[i + 1][0].start_ms if i + 1 < len(gs) else None
+
+
+def _can_split(a: Word, b: Word) -> bool:
+    """A boundary is possible only where the next word starts later, so cues never overlap."""
+    return b.start_ms > a.start_ms
+
+
+def _ends_sentence(word: Word, next_word: Word | None) -> bool:
+    core = word.text.rstrip(_CLOSERS)
+    if core.endswith(("?", "!", "？", "！", "。")):
+        return True
+    if not core.endswith((".", "…")) or core.lower() in _TITLES:
+        return False
+    # "e.g. this", "and... then": a lowercase word after the dot continues the sentence
+    return next_word is None or not next_word.text[:1].islower()
+
+
+def _ends_clause(word: Word) -> bool:
+    return word.text.rstrip(_CLOSERS).endswith(_CLAUSE_END)
+
+
+def _split_where(groups: Groups, boundary: Callable[[Word, Word], bool]) -> Groups:
+    out = []
+    for g in groups:
+        start = 0
+        for i in range(1, len(g)):
+            if _can_split(g[i - 1], g[i]) and boundary(g[i - 1], g[i]):
+                out.append(g[start:i])
+                start = i
+        out.append(g[start:])
+    return tuple(out)
+
+
+def _fits(g: Group, rules: SubtitleRules) -> bool:
+    """True when the group fits one cue: its lines and its spoken span.
+
+    Filling lines greedily needs the fewest lines (a word longer than a line takes
+    one alone), and `wrap_lines` finds a layout within limits whenever one exists.
+    """
+    if g[-1].end_ms - g[0].start_ms > rules.max_duration_ms and len(g) > 1:
+        return False
+    lines, width = 1, -1
+    for w in g:
+        if width + 1 + len(w.text) <= rules.max_line_chars or width < 0:
+            width += 1 + len(w.text)
+        else:
+            lines, width = lines + 1, len(w.text)
+            if lines > rules.max_lines:
+                return False
+    return True
+
+
+def _pieces_needed(g: Group, rules: SubtitleRules) -> int:
+    by_chars = math.ceil(len(_text(g)) / (rules.max_lines * rules.max_line_chars))
+    by_time = math.ceil((g[-1].end_ms - g[0].start_ms) / rules.max_duration_ms)
+    return max(2, by_chars, by_time)
+
+
+def _split_until_fits(
+    g: Group, rules: SubtitleRules, choose: Callable[[Group, SubtitleRules], int | None]
+) -> list[Group]:
+    if len(g) < 2 or _fits(g, rules):
+        return [g]
+    i = choose(g, rules)
+    if i is None:
+        return [g]
+    return _split_until_fits(g[:i], rules, choose) + _split_until_fits(g[i:], rules, choose)
+
+
+def _split_points(g: Group) -> Iterable[int]:
+    return (i for i in range(1, len(g)) if _can_split(g[i - 1], g[i]))
+
+
+def _prefix_chars(g: Group) -> list[int]:
+    """prefix[i]: characters of the text of g[:i] (with the spaces between its words)."""
+    prefix = [0]
+    for w in g:
+        prefix.append(prefix[-1] + len(w.text) + (1 if prefix[-1] else 0))
+    return prefix
+
+
+def _balance_cost(left: int, total: int, pieces: int) -> float:
+    """Distance in characters from the nearest point that cuts `total` into equal pieces."""
+    k = min(max(round(left * pieces / total), 1), pieces - 1)
+    return abs(left - total * k / pieces)
+
+
+def _gap_bonus(a: Word, b: Word) -> float:
+    """Up to 10 chars' worth: a boundary at a silence lets the cue stay longer."""
+    return min(max(b.start_ms - a.end_ms, 0), 600) / 60
+
+
+def _clause_split(g: Group, rules: SubtitleRules) -> int | None:
+    prefix = _prefix_chars(g)
+    total = prefix[-1]
+    least = min(rules.max_line_chars // 2, total // 4)
+    pieces = _pieces_needed(g, rules)
+    best = None
+    for i in _split_points(g):
+        if not _ends_clause(g[i - 1]) or min(i, len(g) - i) < 2:
+            continue
+        left, right = prefix[i], total - prefix[i] - 1
+        if min(left, right) < least:
+            continue
+        cost = _balance_cost(left, total, pieces) - _gap_bonus(g[i - 1], g[i])
+        if best is None or cost < best[0]:
+            best = (cost, i)
+    return best[1] if best else None
+
+
+def _length_split(g: Group, rules: SubtitleRules) -> int | None:
+    prefix = _prefix_chars(g)
+    pieces = _pieces_needed(g, rules)
+    best = None
+    for i in _split_points(g):
+        cost = _balance_cost(prefix[i], prefix[-1], pieces) - _gap_bonus(g[i - 1], g[i])
+        cost += _boundary_cost(g[i - 1].text)
+        cost += 20 * (i == 1 or i == len(g) - 1)  # a one-word cue
+        if best is None or cost < best[0]:
+            best = (cost, i)
+    return best[1] if best else None
+
+
+def _strands_fragment(a: Group, b: Group) -> bool:
+    """True for a mid-sentence boundary that leaves one or two words of a sentence with the next one.
+
+    "...for every | process. Finally, we..." is harder to read than a slightly fast cue.
+    """
+    if _ends_sentence(a[-1], b[0]):
+        return False
+    tail = any(_ends_sentence(b[k], b[k + 1]) for k in range(min(2, len(b) - 1)))
+    head = any(_ends_sentence(a[k], a[k + 1]) for k in range(max(0, len(a) - 3), len(a) - 1))
+    return tail or head
+
+
+def _limit_ms(g: Group, next_start: int | None, rules: SubtitleRules) -> int:
+    """The latest end: max_duration_ms after the start, min_gap_ms before the next cue."""
+    limit = g[0].start_ms + rules.max_duration_ms
+    if next_start is not None:
+        limit = min(limit, next_start - rules.min_gap_ms)
+    return limit
+
+
+def _available_ms(g: Group, next_start: int | None, rules: SubtitleRules) -> int:
+    """The longest this group can stay on screen, as `time_cues` would allow."""
+    end = max(_limit_ms(g, next_start, rules), g[-1].start_ms + 1)
+    if next_start is not None:
+        end = min(end, next_start)
+    return end - g[0].start_ms
+
+
+def _badness(g: Group, next_start: int | None, rules: SubtitleRules) -> tuple[int, float, int]:
+    """(rules broken, chars/s over max_cps, ms under min_duration_ms) at the longest possible display."""
+    available = _available_ms(g, next_start, rules)
+    cps = len(_text(g)) * 1000 / available
+    over_cps = max(0.0, cps - rules.max_cps)
+    short_ms = max(0, rules.min_duration_ms - available)
+    return (int(over_cps > 1e-9) + int(short_ms > 0), over_cps, short_ms)
+
+
+def _pair_badness(a: Group, b: Group, after: int | None, rules: SubtitleRules) -> tuple[int, float, int]:
+    x, y = _badness(a, b[0].start_ms, rules), _badness(b, after, rules)
+    return (x[0] + y[0], x[1] + y[1], x[2] + y[2])
+
+
+def _best_repartition(words: Group, after: int | None, rules: SubtitleRules) -> tuple[tuple, Groups] | None:
+    """The least bad way to show `words` as one cue or two; ties go to nicer boundaries."""
+    options: list[tuple[tuple, Groups]] = []
+    if _fits(words, rules):
+        options.append(((_badness(words, after, rules), 0.0), (words,)))
+    for i in _split_points(words):
+        a, b = words[:i], words[i:]
+        if _fits(a, rules) and _fits(b, rules) and not _strands_fragment(a, b):
+            nicety = _boundary_cost(a[-1].text) - _gap_bonus(a[-1], b[0])
+            options.append(((_pair_badness(a, b, after, rules), nicety), (a, b)))
+    if not options:
+        return None
+    (bad, _), parts = min(options, key=lambda o: o[0])
+    return bad, parts
+
+
+# --- WebVTT and SRT --------------------------------------------------------------------
+
+
+def to_webvtt(track: Track) -> str:
+    """The track as a WebVTT file with a ``Language:`` header line; text escaped (&, <, >)."""
+    doc = webvtt.WebVTT(
+        captions=[_caption(cue, [html.escape(line, quote=False) for line in _lines(cue)]) for cue in track.cues],
+        metadata=[f"Language: {track.language}"],
+    )
+    return doc.content
+
+
+def to_srt(track: Track) -> str:
+    """The track as a SubRip file (times ``HH:MM:SS,mmm``), ending with a newline.
+
+    SRT has no escapes and players read ``<...>`` as a tag, so webvtt-py drops such text.
+    """
+    doc = webvtt.WebVTT(captions=[_caption(cue, _lines(cue)) for cue in track.cues])
+    buf = io.StringIO()
+    doc.write(buf, format="srt")
+    return buf.getvalue() + "\n" if track.cues else ""
+
+
+def parse_subtitles(text: str, language: str, origin: str, fmt: str = "vtt") -> Track:
+    """Read a WebVTT or SRT file's text into a Track; times exact to the millisecond.
+
+    Cue tags (<i>, <v Name>) are dropped and WebVTT character references decoded, so
+    cue text is plain. Cues are sorted by start; empty cues are skipped.
+
+    Raises InputError when the text is not in the format, a cue's timing cannot be
+    read, or cues overlap.
+    """
+    what = f"{fmt.upper()} subtitles"
+    if fmt == "vtt":
+        try:
+            doc = webvtt.from_string(text, strict=True)
+        except MalformedFileError:
+            first = text.lstrip("\ufeff").split("\n", 1)[0][:40]
+            raise InputError(
+                f"{what}: the first line must start with 'WEBVTT', found {first!r}; "
+                "save the file as WebVTT, or read it as SRT"
+            ) from None
+        except MalformedCaptionError as e:
+            raise InputError(
+                f"{what}: cannot read a cue ({e}); write cue timings as HH:MM:SS.mmm --> HH:MM:SS.mmm"
+            ) from None
+        _warn_on_language(doc.metadata, language)
+        decode = html.unescape
+    elif fmt == "srt":
+        _check_srt_timings(text)
+        try:
+            doc = webvtt.from_buffer(io.StringIO(text), format="srt")
+        except MalformedFileError:
+            first = text.lstrip("\ufeff").split("\n", 1)[0][:40]
+            raise InputError(
+                f"{what}: expected a cue number and then a 'HH:MM:SS,mmm --> HH:MM:SS,mmm' line at the start, "
+                f"found {first!r}; save the file as SubRip, or read it as WebVTT"
+            ) from None
+        decode = str
+    else:
+        raise InputError(f"subtitle format {fmt!r} is not supported; use 'vtt' or 'srt'")
+
+    cues = []
+    for n, caption in enumerate(doc.captions, start=1):
+        lines = [" ".join(decode(line).split()) for line in caption.text.split("\n")]
+        body = "\n".join(line for line in lines if line)
+        start, end = caption.start_time.in_milliseconds(), caption.end_time.in_milliseconds()
+        if not body:
+            logger.warning("%s: cue %d (%s) has no text; skipped", what, n, caption.start)
+            continue
+        if end <= start:
+            raise InputError(
+                f"{what}: cue {n} ({caption.start} --> {caption.end}) does not end after it starts; fix its timings"
+            )
+        cues.append(Cue(start, end, body))
+    cues.sort(key=lambda c: (c.start_ms, c.end_ms))
+    try:
+        return Track(language, origin, tuple(cues))
+    except ValueError as e:
+        raise InputError(f"{what}: {e}") from None
+
+
+def _lines(cue: Cue) -> list[str]:
+    """Cue lines without blank ones, which would end the cue block in VTT and SRT."""
+    return [line for line in cue.text.split("\n") if line.strip()]
+
+
+def _caption(cue: Cue, lines: Iterable[str]) -> webvtt.Caption:
+    return webvtt.Caption(_clock(cue.start_ms), _clock(cue.end_ms), list(lines))
+
+
+def _clock(ms: int) -> str:
+    """HH:MM:SS.mmm; hours grow past 99 rather than wrap."""
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+
+
+def _check_srt_timings(text: str) -> None:
+    """webvtt-py skips SRT cues whose timing it cannot read; name the first one instead."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if ("-->" in line or _SRT_TIMING_LIKE.match(line)) and not _SRT_TIMING.match(line):
+            raise InputError(
+                f"SRT subtitles, line {number}: cannot read the timing {line.strip()!r}; "
+                "write it as HH:MM:SS,mmm --> HH:MM:SS,mmm"
+            )
+
+
+def _warn_on_language(metadata: Sequence[str], language: str) -> None:
+    for line in metadata:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "language" and value.strip() and value.strip().lower() != language.lower():
+            logger.warning("WebVTT header says Language: %s, reading it as %s", value.strip(), language)
