@@ -205,13 +205,9 @@ def lecture_notes(ing: Ingested, transcript: TranscriptResult | None, track: Tra
     """What learners and staff should know about what is (not) in the bundle."""
     if not ing.info.has_audio:
         return ("The recording has no sound, so it is published without subtitles.",)
-    if not ing.info.has_video:
-        notes = ["Audio-only recording."]
-    else:
-        notes = []
     if track is None:
-        notes.append("No speech was found in the recording, so it is published without subtitles.")
-    return tuple(notes)
+        return ("No speech was found in the recording, so it is published without subtitles.",)
+    return ()
 
 
 def publish_stage(ing: Ingested, title: str, speaker: str | None, event: str | None, ladder: LadderResult,
