@@ -17,3 +17,6 @@ for _name, _value in {
     "PREFECT_HOME": str(medialib_home() / "prefect"),        # run history and cached results beside our data
 }.items():
     os.environ.setdefault(_name, _value)
+
+# Prefect creates its home without parents; on a new machine ~/.local/share/medialib may not exist yet.
+os.makedirs(os.environ["PREFECT_HOME"], exist_ok=True)

@@ -45,4 +45,5 @@ def reporter(stage: str, logger=None) -> Callable[[float], None]:
             last[0] = step
             logger.info("%s: %d%%", stage, step * 10)
 
+    progress(0.0)  # the stage has started: bars show its elapsed time from here
     return progress
