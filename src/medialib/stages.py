@@ -118,9 +118,10 @@ def fetch_original(ing: Ingested, opts: StorageOptions, home: Path) -> Path:
     if not (cached.is_file() and cached.stat().st_size == ing.info.size_bytes):
         client = storage.make_client(opts)
         data_dir = cached.parent
-        storage.download_tree(client, opts.archive_bucket, ing.archive_key, data_dir)
-        downloaded = data_dir / Path(ing.archive_key).name
-        downloaded.replace(cached)
+        if not storage.download_tree(client, opts.archive_bucket, ing.archive_key, data_dir):
+            raise InputError(f"{ing.archive_key}: the archived original is missing from bucket "
+                             f"{opts.archive_bucket!r}; ingest the recording again")
+        (data_dir / Path(ing.archive_key).name).replace(cached)
     return cached
 
 
@@ -158,7 +159,8 @@ def audio_stage(ing: Ingested, opts: StorageOptions, home: Path, *, audio_stream
 def _local_copy(opts: StorageOptions, key: str, home: Path) -> Path:
     """A work object on this machine, downloaded unless already here."""
     dest_dir = Path(home) / "work" / "objects" / Path(key).parent
-    storage.download_tree(storage.make_client(opts), opts.archive_bucket, key, dest_dir)
+    if not storage.download_tree(storage.make_client(opts), opts.archive_bucket, key, dest_dir):
+        raise InputError(f"{key}: missing from bucket {opts.archive_bucket!r}; run the lecture again")
     return dest_dir / Path(key).name
 
 
