@@ -14,6 +14,7 @@ for _name, _value in {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # the 20 s default times out under load
     "PREFECT_LOGGING_EXTRA_LOGGERS": "medialib",
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",      # library calls outside a run log locally only
     "PREFECT_HOME": str(medialib_home() / "prefect"),        # run history and cached results beside our data
 }.items():
     os.environ.setdefault(_name, _value)
