@@ -99,6 +99,23 @@ class SubtitleRules(_Section):
     pause_split_ms: int = Field(ge=0)
 
 
+class TranslationOptions(_Section):
+    languages: tuple[str, ...]
+    argos_dirs: tuple[str, ...]
+    index_url: str
+    batch_size: int = Field(ge=1, le=1024)
+    beam_size: int = Field(ge=1, le=16)
+    glossary_dir: str
+    max_interpreter_lag_ms: int = Field(ge=0, le=30000)
+
+    def glossary_path(self) -> Path:
+        return Path(self.glossary_dir).expanduser() if self.glossary_dir else REPO_CONFIG_DIR / "glossary"
+
+    def argos_paths(self) -> tuple[Path, ...]:
+        """Where installed Argos packages are looked for; the first is where installs go."""
+        return (medialib_home() / "models" / "argos", *(Path(d).expanduser() for d in self.argos_dirs))
+
+
 class FlowOptions(_Section):
     task_workers: int = Field(ge=1, le=32)
     retries: int = Field(ge=0)
@@ -111,6 +128,7 @@ class Settings(_Section):
     ladder: LadderOptions
     speech: SpeechOptions
     subtitles: SubtitleRules
+    translation: TranslationOptions
     flow: FlowOptions
 
     def home(self) -> Path:

@@ -80,8 +80,9 @@ class Track:
     """All cues of one language and origin, in time order and never overlapping."""
 
     language: str  # BCP-47, e.g. "en", "ru", "pt-BR"
-    origin: str  # "asr"; later "interpretation", "machine-translation", "human"
+    origin: str  # asr | interpretation | machine-translation | speech-translation | human
     cues: tuple[Cue, ...]
+    model: str = ""  # what made it, with its version: "whisper-base", "argos:translate-en_ru-1.9"
 
     def __post_init__(self) -> None:
         if not _LANGUAGE.fullmatch(self.language):
