@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -123,8 +123,16 @@ def model_label(opts: SpeechOptions) -> str:
 
 
 def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | None = None,
+                     task: str = "transcribe", prompt_terms: Sequence[str] = (),
                      progress: Progress | None = None) -> Transcript:
-    """Words with times from a 16 kHz mono recording; VAD on, guarded against invented text."""
+    """Words with times from a 16 kHz mono recording; VAD on, guarded against invented text.
+
+    task="translate" gives English words whatever the spoken language (Whisper's speech
+    translation). prompt_terms (glossary terms in the spoken language) are passed as
+    hotwords so Whisper spells them as the glossary does.
+    """
+    if task not in ("transcribe", "translate"):
+        raise ValueError(f"task must be 'transcribe' or 'translate', not {task!r}")
     from faster_whisper import decode_audio
 
     model = load_model(opts.model, opts.device, opts.compute_type, opts.cpu_threads)
@@ -134,7 +142,8 @@ def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | N
     segments, info = model.transcribe(
         audio,
         language=lang,
-        task="transcribe",
+        task=task,
+        hotwords=_hotwords(prompt_terms),
         beam_size=opts.beam_size,
         vad_filter=opts.vad,
         vad_parameters={"min_silence_duration_ms": opts.vad_min_silence_ms},
@@ -158,11 +167,25 @@ def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | N
     if progress:
         progress(1.0)
     words = _cut_repetitions(words, opts.max_repeats)
+    label = model_label(opts)
     log.info("transcribed %.0f s of %s: %d words, %d segments dropped", duration_s, info.language, len(words), dropped)
-    return Transcript(language=info.language if (words or lang) else (lang or info.language),
+    if task == "translate":
+        label = f"{label} (speech translation from {info.language})"
+    return Transcript(language="en" if task == "translate" else (lang or info.language),
                       language_probability=float(info.language_probability),
                       duration_ms=int(round(duration_s * 1000)), words=tuple(words),
-                      model=model_label(opts), dropped_segments=dropped)
+                      model=label, dropped_segments=dropped)
+
+
+def _hotwords(terms: Sequence[str], max_chars: int = 400) -> str | None:
+    """Glossary terms as one hotwords string, kept well inside Whisper's 224-token prompt."""
+    out, size = [], 0
+    for t in dict.fromkeys(t.strip() for t in terms if t.strip()):
+        if size + len(t) + 2 > max_chars:
+            break
+        out.append(t)
+        size += len(t) + 2
+    return ", ".join(out) or None
 
 
 def _normalise(text: str) -> str:
