@@ -88,6 +88,9 @@ class Rendition:
     height: int = 0
     video_bitrate_kbps: int = 0
     audio_bitrate_kbps: int = 0
+    audio_stream: int = 0           # audio: which stream of the recording it encodes
+    language: str | None = None     # audio: its language, when known
+    role: str = "floor"             # audio: "floor" or "interpretation"
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,15 @@ class Ladder:
     frame_rate: float
     gop_frames: int
     segment_s: float
+    alternate_audio: tuple[Rendition, ...] = ()   # interpreters' channels, offered beside the floor audio
+
+    @property
+    def audio_renditions(self) -> tuple[Rendition, ...]:
+        return ((self.audio,) if self.audio else ()) + self.alternate_audio
 
     @property
     def renditions(self) -> tuple[Rendition, ...]:
-        return self.video + ((self.audio,) if self.audio else ())
+        return self.video + self.audio_renditions
 
 
 # ---------------------------------------------------------------- ffmpeg binary
@@ -330,11 +338,21 @@ def _even(x: float) -> int:
     return max(2, int(round(x / 2.0)) * 2)
 
 
-def plan_ladder(info: MediaInfo, opts: LadderOptions) -> Ladder:
-    """Rungs from config, none above the source height, even sizes, the source's aspect ratio."""
-    audio = Rendition(name="audio", kind="audio", audio_bitrate_kbps=opts.audio_bitrate_kbps) if info.has_audio else None
+def plan_ladder(info: MediaInfo, opts: LadderOptions, *, audio_stream: int = 0, floor_language: str | None = None,
+                interpretations: Sequence[tuple[int, str]] = ()) -> Ladder:
+    """Rungs from config, none above the source height, even sizes, the source's aspect ratio.
+
+    interpretations: (audio stream, language) of interpreters' channels, each encoded as
+    an alternate audio rendition.
+    """
+    audio = (Rendition(name="audio", kind="audio", audio_bitrate_kbps=opts.audio_bitrate_kbps,
+                       audio_stream=audio_stream, language=floor_language) if info.has_audio else None)
+    alternates = tuple(Rendition(name=f"interpretation-{lang}", kind="audio", audio_bitrate_kbps=opts.audio_bitrate_kbps,
+                                 audio_stream=stream, language=lang, role="interpretation")
+                       for stream, lang in interpretations)
     if not info.video:
-        return Ladder(video=(), audio=audio, frame_rate=0.0, gop_frames=0, segment_s=opts.segment_s)
+        return Ladder(video=(), audio=audio, frame_rate=0.0, gop_frames=0, segment_s=opts.segment_s,
+                      alternate_audio=alternates)
     v = info.video
     src_w, src_h = v.display_width, v.display_height
     heights = [r for r in opts.rungs if r.height <= src_h]
@@ -349,7 +367,7 @@ def plan_ladder(info: MediaInfo, opts: LadderOptions) -> Ladder:
                                     video_bitrate_kbps=rung.video_bitrate_kbps))
     fps = output_frame_rate(v.frame_rate)
     return Ladder(video=tuple(renditions), audio=audio, frame_rate=fps,
-                  gop_frames=max(1, int(round(fps * opts.gop_s))), segment_s=opts.segment_s)
+                  gop_frames=max(1, int(round(fps * opts.gop_s))), segment_s=opts.segment_s, alternate_audio=alternates)
 
 
 def output_frame_rate(source_fps: float) -> float:
@@ -360,8 +378,7 @@ def output_frame_rate(source_fps: float) -> float:
     return round(fps, 3)
 
 
-def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptions, out_dir: Path,
-                audio_stream: int = 0) -> list[str]:
+def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptions, out_dir: Path) -> list[str]:
     """The ffmpeg argv (without the binary) that writes every rendition as fMP4 HLS under out_dir/<name>/."""
     args = ["-i", str(source)]
     var_map = []
@@ -390,11 +407,14 @@ def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptio
                  "-sc_threshold", "0",                          # no extra keyframes on scene cuts
                  "-force_key_frames", f"expr:gte(t,n_forced*{opts.gop_s})",
                  "-fps_mode", "cfr"]                            # variable-rate sources come out constant
-    if ladder.audio:
-        args += ["-map", f"0:a:{audio_stream}", "-c:a", "aac", "-b:a", f"{ladder.audio.audio_bitrate_kbps}k",
-                 "-ac", "2",                                    # stereo: multichannel AAC breaks some browsers
-                 "-ar", str(opts.audio_sample_rate)]
-        var_map.append("a:0,agroup:aud,name:audio,default:yes" if n else "a:0,name:audio")
+    for j, a in enumerate(ladder.audio_renditions):
+        args += ["-map", f"0:a:{a.audio_stream}", f"-c:a:{j}", "aac", f"-b:a:{j}", f"{a.audio_bitrate_kbps}k",
+                 f"-ac:a:{j}", "2",                             # stereo: multichannel AAC breaks some browsers
+                 f"-ar:a:{j}", str(opts.audio_sample_rate)]
+        entry = f"a:{j},agroup:aud,name:{a.name}" if n or ladder.alternate_audio else f"a:{j},name:{a.name}"
+        if a.language:
+            entry += f",language:{a.language}"
+        var_map.append(entry + (",default:yes" if j == 0 and (n or ladder.alternate_audio) else ""))
     args += ["-f", "hls",
              "-hls_time", str(opts.segment_s),
              "-hls_playlist_type", "vod",
@@ -408,15 +428,21 @@ def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptio
 
 
 def transcode_ladder(source: Path, info: MediaInfo, opts: LadderOptions, out_dir: Path, *,
-                     audio_stream: int = 0, progress: Progress | None = None) -> Ladder:
+                     audio_stream: int = 0, floor_language: str | None = None,
+                     interpretations: Sequence[tuple[int, str]] = (), progress: Progress | None = None) -> Ladder:
     """Encode the whole ladder into out_dir (written to a temp folder, moved into place when complete)."""
-    ladder = plan_ladder(info, opts)
+    for stream, _ in ((audio_stream, None), *interpretations):
+        if info.has_audio and stream >= len(info.audio):
+            raise InputError(f"{info.name}: audio stream {stream} does not exist "
+                             f"(the recording has {len(info.audio)}); pick 0..{len(info.audio) - 1}")
+    ladder = plan_ladder(info, opts, audio_stream=audio_stream, floor_language=floor_language,
+                         interpretations=interpretations)
     out_dir = Path(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=".ladder-", dir=out_dir.parent if out_dir.parent.exists() else None))
     try:
         for r in ladder.renditions:
             (tmp / r.name).mkdir(parents=True, exist_ok=True)
-        run_ffmpeg(ladder_args(source, info, ladder, opts, tmp, audio_stream), what=f"{info.name}: HLS ladder",
+        run_ffmpeg(ladder_args(source, info, ladder, opts, tmp), what=f"{info.name}: HLS ladder",
                    duration_s=info.duration_s, progress=progress, timeout_s=opts.timeout_s)
         if out_dir.exists():
             shutil.rmtree(out_dir)
