@@ -16,7 +16,7 @@ from pathlib import Path
 from . import __version__
 from .errors import InputError, MedialibError
 
-STAGES = ("ingest", "ladder", "audio", "transcribe", "publish")
+STAGES = ("ingest", "ladder", "audio", "transcribe", "translate", "publish")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--speaker", help="who speaks")
     pr.add_argument("--event", help="the workshop or event this session belongs to")
     pr.add_argument("--lecture-id", help="publish under this id (default: from the title and content)")
-    pr.add_argument("--audio-stream", type=int, default=0, help="which audio stream carries the speech (default 0)")
+    pr.add_argument("--audio", action="append", metavar="N:ROLE[:LANG]",
+                    help="what audio stream N carries: N:floor[:LANG] or N:interpretation:LANG "
+                         "(repeat; default: stream 0 is the floor), e.g. --audio 0:floor --audio 1:interpretation:ru")
 
     lec = sub.add_parser("lectures", help="published lectures")
     lec_sub = lec.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -99,13 +101,18 @@ def _process(args) -> int:
         try:
             published = process_lecture(source=str(args.file.resolve()), title=args.title, language=args.language,
                                         speaker=args.speaker, event=args.event, lecture_id=args.lecture_id,
-                                        audio_stream=args.audio_stream)
+                                        audio=args.audio)
         finally:
             unsubscribe()
         for s in STAGES:
             bars.update(ids[s], completed=1.0)
     for note in published.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
+    for plan in published.missing:
+        console.print(f"[yellow]missing {plan.language} subtitles:[/yellow] {plan.detail}; to add them, run "
+                      f"`{plan.fix}` and process the lecture again")
+    for v in published.violations:
+        console.print(f"[yellow]glossary:[/yellow] {v}")
     console.print(f"published {published.lecture_id} in {time.monotonic() - started:.0f} s: "
                   f"{published.uploaded} files sent ({published.uploaded_bytes / 1e6:.1f} MB), "
                   f"{published.skipped} unchanged; subtitles: {', '.join(published.languages) or 'none'}")

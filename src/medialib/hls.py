@@ -59,8 +59,22 @@ class Bundle:
     notes: tuple[str, ...] = field(default=())
 
 
+INTERPRETATION_LABEL = {"ru": "синхронный перевод", "en": "interpretation", "uk": "синхронний переклад",
+                        "de": "Verdolmetschung", "fr": "interprétation"}
+
+
 def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
+
+
+def audio_rendition_name(role: str, language: str | None) -> str:
+    """'English' for the floor; 'Русский (синхронный перевод)' for an interpreter's channel."""
+    if not language:
+        return "Audio" if role == "floor" else "Interpretation"
+    name = language_name(language)
+    if role == "interpretation":
+        return f"{name} ({INTERPRETATION_LABEL.get(language, 'interpretation')})"
+    return name
 
 
 def _rendition_stats(rendition_dir: Path) -> tuple[int, int]:
@@ -102,12 +116,16 @@ def write_master_playlist(ladder: Ladder, ladder_dir: Path, subtitles: list[tupl
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     audio_peak = audio_avg = 0
     audio_codec = "mp4a.40.2"
-    if ladder.audio:
-        audio_peak, audio_avg = _rendition_stats(ladder_dir / ladder.audio.name)
-        lang = audio_language or "und"
-        lang_attr = f',LANGUAGE="{lang}"' if audio_language else ""
-        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="{language_name(lang) if audio_language else "Audio"}"'
-                     f'{lang_attr},DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="video/{ladder.audio.name}/index.m3u8"')
+    for a in ladder.audio_renditions:
+        peak, avg = _rendition_stats(ladder_dir / a.name)
+        # a variant must be playable with the heaviest audio of its group (RFC 8216 4.3.4.2)
+        audio_peak, audio_avg = max(audio_peak, peak), max(audio_avg, avg)
+        lang = a.language or (audio_language if a is ladder.audio else None)
+        name = audio_rendition_name(a.role, lang)
+        lang_attr = f',LANGUAGE="{lang}"' if lang else ""
+        default = "YES" if a is ladder.audio else "NO"
+        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="{name}"{lang_attr},'
+                     f'DEFAULT={default},AUTOSELECT=YES,CHANNELS="2",URI="video/{a.name}/index.m3u8"')
     for lang, uri, default in subtitles:
         lines.append(f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{SUBTITLE_GROUP}",NAME="{language_name(lang)}",'
                      f'LANGUAGE="{lang}",DEFAULT={"YES" if default else "NO"},AUTOSELECT=YES,FORCED=NO,URI="{uri}"')
@@ -149,7 +167,8 @@ def with_timestamp_map(vtt: str, first_pts_s: float) -> str:
 
 def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: Ladder, ladder_dir: Path,
                    tracks: tuple[Track, ...] = (), transcript: Transcript | None = None,
-                   poster: Path | None = None, notes: tuple[str, ...] = (), version: int = 1) -> Bundle:
+                   poster: Path | None = None, notes: tuple[str, ...] = (), version: int = 1,
+                   report: dict | None = None) -> Bundle:
     """Lay out everything learners need under out_dir; nothing is published here.
 
     Deterministic: the same inputs give the same bytes, so a re-publish uploads nothing.
@@ -189,8 +208,10 @@ def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: La
         "model": transcript.model if transcript else None,
         "words": [{"start_ms": w.start_ms, "end_ms": w.end_ms, "text": w.text, "confidence": round(w.probability, 3)}
                   for w in (transcript.words if transcript else ())],
-        "tracks": [{"language": t.language, "origin": t.origin,
+        # every cue with its provenance, so reviewers can rank risky cues
+        "tracks": [{"language": t.language, "origin": t.origin, "model": t.model,
                     "cues": [{"start_ms": c.start_ms, "end_ms": c.end_ms, "text": c.text,
+                              "origin": t.origin, "model": t.model,
                               "confidence": None if c.confidence is None else round(c.confidence, 3)}
                              for c in t.cues]} for t in ordered],
     }
@@ -217,10 +238,13 @@ def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: La
                    "video": asdict(info.video) if info.video else None, "audio": [asdict(a) for a in info.audio]},
         "renditions": [asdict(r) for r in ladder.renditions],
         "frame_rate": ladder.frame_rate,
+        "audio": [{"name": a.name, "language": a.language, "role": a.role,
+                   "label": audio_rendition_name(a.role, a.language)} for a in ladder.audio_renditions],
         "subtitles": [{"language": t.language, "name": language_name(t.language), "origin": t.origin,
-                       "cues": len(t.cues), "version": version,
+                       "model": t.model, "cues": len(t.cues), "version": version,
                        "vtt": f"subtitles/{t.language}/v{version}.vtt"} for t in ordered],
         "notes": list(notes),
+        "report": report or {},
         "master": "master.m3u8",
         "player": "index.html",
         "poster": page.poster,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import media, speech, storage, subtitles
-from .config import LadderOptions, SpeechOptions, StorageOptions, SubtitleRules
+from .config import LadderOptions, SpeechOptions, StorageOptions, SubtitleRules, TranslationOptions
 from .errors import InputError
 from .hls import LectureMeta, package_bundle
+from .plan import AudioRole, LanguagePlan
 from .ids import check_lecture_id, file_sha256, make_lecture_id, options_digest
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,13 @@ class TranscriptResult:
 
 @dataclass(frozen=True)
 class TrackResult:
-    key: str                   # track JSON in the archive bucket
+    key: str                   # track JSON (cues with provenance) in the archive bucket
     language: str
-    origin: str
+    origin: str                # asr | interpretation | machine-translation | speech-translation
     cues: int
+    model: str = ""
+    violations: tuple[str, ...] = ()   # glossary terms the translation lost
+    detail: str = ""           # e.g. the interpreter's lag, the Argos route
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Published:
     skipped: int
     languages: tuple[str, ...]
     notes: tuple[str, ...]
+    missing: tuple[LanguagePlan, ...] = ()    # languages that could not be made, with the fix
+    violations: tuple[str, ...] = ()          # glossary terms lost in machine translation
 
 
 def work_dir_for(home: Path, sha256: str) -> Path:
@@ -129,12 +135,15 @@ def fetch_original(ing: Ingested, opts: StorageOptions, home: Path) -> Path:
 
 
 def ladder_stage(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, home: Path, *,
-                 audio_stream: int = 0, progress: Progress | None = None) -> LadderResult:
-    """Encode the ladder and the poster, upload both under work/ for the packaging stage."""
+                 roles: tuple[AudioRole, ...] = (), progress: Progress | None = None) -> LadderResult:
+    """Encode the ladder (interpreters' channels as alternate audio) and the poster, upload under work/."""
     source = fetch_original(ing, opts, home)
-    digest = options_digest(ladder_opts, audio_stream)
+    floor = next((r for r in roles if r.role == "floor"), AudioRole(0, "floor", None))
+    interpretations = tuple((r.stream, r.language) for r in roles if r.role == "interpretation")
+    digest = options_digest(ladder_opts, floor.stream, floor.language, interpretations)
     local = work_dir_for(home, ing.sha256) / f"ladder-{digest}"
-    ladder = media.transcode_ladder(source, ing.info, ladder_opts, local, audio_stream=audio_stream,
+    ladder = media.transcode_ladder(source, ing.info, ladder_opts, local, audio_stream=floor.stream,
+                                    floor_language=floor.language, interpretations=interpretations,
                                     progress=progress)
     poster = media.make_poster(source, ing.info, local / "poster.jpg")
     prefix = f"work/{ing.lecture_id}/ladder-{digest}"
@@ -168,11 +177,15 @@ def _local_copy(opts: StorageOptions, key: str, home: Path) -> Path:
 
 
 def transcribe_stage(audio_key: str, lecture_id: str, opts: StorageOptions, speech_opts: SpeechOptions,
-                     home: Path, *, language: str | None = None, progress: Progress | None = None) -> TranscriptResult:
-    """Whisper over the speech track; the transcript (words with times) goes to work/."""
+                     home: Path, *, language: str | None = None, task: str = "transcribe",
+                     prompt_terms: tuple[str, ...] = (), progress: Progress | None = None) -> TranscriptResult:
+    """Whisper over one speech track; the transcript (words with times) goes to work/."""
     wav = _local_copy(opts, audio_key, home)
-    transcript = speech.transcribe_audio(wav, speech_opts, language=language, progress=progress)
-    key = f"work/{lecture_id}/transcript-{options_digest(speech_opts, language)}.json"
+    transcript = speech.transcribe_audio(wav, speech_opts, language=language, task=task, prompt_terms=prompt_terms,
+                                         progress=progress)
+    stem = Path(audio_key).stem
+    key = (f"work/{lecture_id}/transcript-{stem}-{task}-"
+           f"{options_digest(speech_opts, language, prompt_terms)}.json")
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
                       json.dumps(transcript.to_json(), ensure_ascii=False).encode(), content_type="application/json")
     return TranscriptResult(key=key, language=transcript.language, words=len(transcript.words),
@@ -186,35 +199,115 @@ def _load_transcript(opts: StorageOptions, key: str) -> speech.Transcript:
     return speech.Transcript.from_json(json.loads(data))
 
 
-def cues_stage(transcript: TranscriptResult, lecture_id: str, opts: StorageOptions,
-               rules: SubtitleRules) -> TrackResult | None:
+def _model_label(transcript: speech.Transcript) -> str:
+    import faster_whisper
+
+    return f"{transcript.model}, faster-whisper {faster_whisper.__version__}"
+
+
+def _save_track(opts: StorageOptions, lecture_id: str, track: subtitles.Track, digest: str,
+                violations: tuple[str, ...] = (), detail: str = "") -> TrackResult:
+    key = f"work/{lecture_id}/track-{track.language}-{track.origin}-{digest}.json"
+    storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
+                      json.dumps(subtitles.track_to_dict(track), ensure_ascii=False).encode(),
+                      content_type="application/json")
+    return TrackResult(key=key, language=track.language, origin=track.origin, cues=len(track.cues),
+                       model=track.model, violations=violations, detail=detail)
+
+
+def cues_stage(transcript: TranscriptResult, lecture_id: str, opts: StorageOptions, rules: SubtitleRules, *,
+               origin: str = "asr") -> TrackResult | None:
     """Readable cues from the words; None when nothing was said (no invented subtitles)."""
     t = _load_transcript(opts, transcript.key)
     cues = subtitles.segment_cues(t.words, rules)
     if not cues:
         return None
-    track = subtitles.Track(language=t.language, origin="asr", cues=cues)
-    key = f"work/{lecture_id}/track-{t.language}-asr-{options_digest(rules, transcript.key)}.vtt"
-    storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key, subtitles.to_webvtt(track).encode("utf-8"),
-                      content_type="text/vtt; charset=utf-8")
-    return TrackResult(key=key, language=t.language, origin="asr", cues=len(cues))
+    track = subtitles.Track(language=t.language, origin=origin, cues=cues, model=_model_label(t))
+    return _save_track(opts, lecture_id, track, options_digest(rules, transcript.key))
+
+
+def interpretation_stage(floor: TranscriptResult, interp: TranscriptResult, lecture_id: str, opts: StorageOptions,
+                         rules: SubtitleRules, max_lag_ms: int) -> TrackResult | None:
+    """The interpreter's words as the target-language track, moved onto the floor's timeline."""
+    from .interpret import align_interpretation
+
+    f, i = _load_transcript(opts, floor.key), _load_transcript(opts, interp.key)
+    if not i.words:
+        return None
+    track, alignment = align_interpretation(f, i, rules, max_lag_ms=max_lag_ms, model=_model_label(i))
+    if not track.cues:
+        return None
+    detail = f"interpreter lag {alignment.lag_ms} ms (match confidence {alignment.confidence:.2f})"
+    return _save_track(opts, lecture_id, track, options_digest(rules, floor.key, interp.key, max_lag_ms),
+                       detail=detail)
+
+
+def machine_translation_stage(floor: TranscriptResult, dst: str, lecture_id: str, opts: StorageOptions,
+                              rules: SubtitleRules, tr_opts: TranslationOptions) -> TrackResult | None:
+    """Whole sentences through an installed Argos package (CTranslate2, batched), re-cut for dst."""
+    from . import translate
+    from .glossary import load_glossary
+
+    t = _load_transcript(opts, floor.key)
+    if not t.words:
+        return None
+    route = translate.find_route(translate.installed_packages(tr_opts.argos_paths()), t.language, dst)
+    if route is None:
+        raise InputError(f"no Argos package {t.language}->{dst} is installed; "
+                         f"run `medialib models install argos {t.language} {dst}`")
+    translator = translate.load_translator(route, tr_opts)
+    terms = load_glossary(tr_opts.glossary_path()).terms(t.language, dst)
+    sentences = translate.sentences_from_words(t.words)
+    track, violations = translate.translate_track(sentences, translator, rules, dst, glossary_terms=terms,
+                                                  src_language=t.language)
+    if not track.cues:
+        return None
+    digest = options_digest(rules, floor.key, tr_opts.batch_size, tr_opts.beam_size, translator.model)
+    return _save_track(opts, lecture_id, track, digest, violations=tuple(violations), detail=translator.model)
+
+
+def argos_route_name(tr_opts: TranslationOptions, src: str, dst: str) -> str | None:
+    """'en->ru' or 'ru->en->de' when installed packages can translate src to dst, else None."""
+    from . import translate
+
+    route = translate.find_route(translate.installed_packages(tr_opts.argos_paths()), src, dst)
+    if not route:
+        return None
+    return "->".join([route[0].from_code, *(p.to_code for p in route)]) + " (" + \
+        ", ".join(f"{p.name} {p.version}" for p in route) + ")"
+
+
+def glossary_prompt_terms(tr_opts: TranslationOptions, language: str | None) -> tuple[str, ...]:
+    """Glossary terms in the spoken language, for Whisper's hotwords (empty when unknown)."""
+    if not language:
+        return ()
+    from .glossary import load_glossary
+
+    return load_glossary(tr_opts.glossary_path()).prompt_terms(language)
 
 
 # ---------------------------------------------------------------- package and publish
 
 
-def lecture_notes(ing: Ingested, transcript: TranscriptResult | None, track: TrackResult | None) -> tuple[str, ...]:
-    """What learners and staff should know about what is (not) in the bundle."""
+def lecture_notes(ing: Ingested, transcript: TranscriptResult | None, track: TrackResult | None,
+                  plans: tuple[LanguagePlan, ...] = ()) -> tuple[str, ...]:
+    """What learners should know about what is (not) in the bundle."""
+    from .hls import language_name
+
     if not ing.info.has_audio:
         return ("The recording has no sound, so it is published without subtitles.",)
     if track is None:
         return ("No speech was found in the recording, so it is published without subtitles.",)
+    missing = [language_name(p.language) for p in plans if p.source == "missing"]
+    if missing:
+        return (f"Subtitles in {', '.join(missing)} are not available for this lecture yet.",)
     return ()
 
 
 def publish_stage(ing: Ingested, title: str, speaker: str | None, event: str | None, ladder: LadderResult,
                   tracks: tuple[TrackResult, ...], transcript: TranscriptResult | None, notes: tuple[str, ...],
                   opts: StorageOptions, home: Path, *, language: str | None = None,
+                  plans: tuple[LanguagePlan, ...] = (), audio_roles: tuple[AudioRole, ...] = (),
                   progress: Progress | None = None) -> Published:
     """Package the bundle from work/ and publish it: media first, the master playlist as the switch."""
     client = storage.make_client(opts)
@@ -223,20 +316,21 @@ def publish_stage(ing: Ingested, title: str, speaker: str | None, event: str | N
     storage.download_tree(client, opts.archive_bucket, ladder.prefix, ladder_dir)
     loaded_tracks = []
     for tr in tracks:
-        text = storage.get_bytes(client, opts.archive_bucket, tr.key)
-        if text is None:
+        data = storage.get_bytes(client, opts.archive_bucket, tr.key)
+        if data is None:
             raise InputError(f"{tr.key}: subtitle track missing from the archive bucket; run the lecture again")
-        loaded_tracks.append(subtitles.parse_subtitles(text.decode("utf-8"), tr.language, tr.origin))
+        loaded_tracks.append(subtitles.track_from_dict(json.loads(data)))
     t = _load_transcript(opts, transcript.key) if transcript else None
     meta = LectureMeta(lecture_id=ing.lecture_id, title=title, sha256=ing.sha256, speaker=speaker, event=event,
                        language=language or (t.language if t and t.words else None))
     bundle_dir = work / "bundle"
+    report = lecture_report(tracks, plans)
     bundle = package_bundle(bundle_dir, meta, ing.info, ladder.ladder, ladder_dir, tuple(loaded_tracks), t,
-                            ladder_dir / "poster.jpg" if ladder.poster_key else None, notes)
+                            ladder_dir / "poster.jpg" if ladder.poster_key else None, notes, report=report)
     prefix = f"lectures/{ing.lecture_id}"
-    report = storage.publish_bundle(client, opts, bundle.root, prefix,
-                                    progress=(lambda done, total: progress(done / total if total else 1.0))
-                                    if progress else None)
+    sent = storage.publish_bundle(client, opts, bundle.root, prefix,
+                                  progress=(lambda done, total: progress(done / total if total else 1.0))
+                                  if progress else None)
     entry = {"id": ing.lecture_id, "title": title, "speaker": speaker, "event": event, "language": meta.language,
              "duration_s": round(ing.info.duration_s, 3), "languages": list(bundle.languages),
              "player": f"{prefix}/index.html", "master": f"{prefix}/master.m3u8",
@@ -245,8 +339,21 @@ def publish_stage(ing: Ingested, title: str, speaker: str | None, event: str | N
     shutil.rmtree(bundle_dir, ignore_errors=True)
     return Published(lecture_id=ing.lecture_id, player_url=storage.public_url(opts, f"{prefix}/index.html"),
                      master_url=storage.public_url(opts, f"{prefix}/master.m3u8"),
-                     uploaded_bytes=report.uploaded_bytes, uploaded=len(report.uploaded), skipped=len(report.skipped),
-                     languages=bundle.languages, notes=bundle.notes)
+                     uploaded_bytes=sent.uploaded_bytes, uploaded=len(sent.uploaded), skipped=len(sent.skipped),
+                     languages=bundle.languages, notes=bundle.notes,
+                     missing=tuple(p for p in plans if p.source == "missing"),
+                     violations=tuple(v for tr in tracks for v in tr.violations))
+
+
+def lecture_report(tracks: tuple[TrackResult, ...], plans: tuple[LanguagePlan, ...]) -> dict:
+    """What staff need to know: where each language came from, what is missing, glossary misses."""
+    return {
+        "languages": [{"language": p.language, "source": p.source, "detail": p.detail, "fix": p.fix or None}
+                      for p in plans],
+        "tracks": [{"language": t.language, "origin": t.origin, "model": t.model, "cues": t.cues,
+                    "detail": t.detail} for t in tracks],
+        "glossary_violations": {t.language: list(t.violations) for t in tracks if t.violations},
+    }
 
 
 def _update_catalog_if_changed(client, opts: StorageOptions, entry: dict) -> None:

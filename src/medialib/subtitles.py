@@ -638,3 +638,17 @@ def _warn_on_language(metadata: Sequence[str], language: str) -> None:
         key, _, value = line.partition(":")
         if key.strip().lower() == "language" and value.strip() and value.strip().lower() != language.lower():
             logger.warning("WebVTT header says Language: %s, reading it as %s", value.strip(), language)
+
+
+# --- storage form ---------------------------------------------------------------------
+
+
+def track_to_dict(track: Track) -> dict:
+    """A track with its provenance (origin, model, per-cue confidence), for JSON."""
+    return {"language": track.language, "origin": track.origin, "model": track.model,
+            "cues": [[c.start_ms, c.end_ms, c.text, c.confidence] for c in track.cues]}
+
+
+def track_from_dict(data: dict) -> Track:
+    return Track(language=data["language"], origin=data["origin"], model=data.get("model", ""),
+                 cues=tuple(Cue(int(a), int(b), t, None if p is None else float(p)) for a, b, t, p in data["cues"]))

@@ -107,7 +107,14 @@ def test_transcript_and_manifest(published):
     manifest = json.loads(fetch(f"{base(published)}/manifest.json"))
     assert manifest["id"] == published.lecture_id and manifest["title"].startswith("Допрос")
     assert [s["language"] for s in manifest["subtitles"]] == ["en"]
-    assert published.notes == ()
+    assert manifest["subtitles"][0]["model"].startswith("whisper-base, faster-whisper ")
+    # No interpreter and no Argos package here: Russian is missing, and the fix is spelled out.
+    ru = next(p for p in manifest["report"]["languages"] if p["language"] == "ru")
+    assert (ru["source"], ru["fix"]) == ("missing", "medialib models install argos en ru")
+    assert published.notes == ("Subtitles in Русский are not available for this lecture yet.",)
+    assert [(p.language, p.fix) for p in published.missing] == [("ru", "medialib models install argos en ru")]
+    cue = transcript["tracks"][0]["cues"][0]
+    assert cue["origin"] == "asr" and cue["model"].startswith("whisper-base") and 0 < cue["confidence"] <= 1
 
 
 def test_original_is_archived_and_private(published, storage_opts, lecture_clip):
