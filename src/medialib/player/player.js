@@ -88,6 +88,25 @@
     );
   }
 
+  // The floor audio and, where the recording has one, the interpreter's channel
+  // ("Русский (синхронный перевод)"): offered only when there is a choice.
+  function offerAudioTracks(hls) {
+    var audioSelect = document.getElementById("audio-select");
+    var tracks = hls.audioTracks || [];
+    if (!audioSelect || tracks.length < 2) return;
+    tracks.forEach(function (t, i) {
+      var option = document.createElement("option");
+      option.value = String(i);
+      option.textContent = t.name;
+      if (t.lang) option.lang = t.lang;
+      audioSelect.appendChild(option);
+    });
+    audioSelect.value = String(hls.audioTrack >= 0 ? hls.audioTrack : 0);
+    audioSelect.addEventListener("change", function () { hls.audioTrack = parseInt(audioSelect.value, 10); });
+    hls.on(window.Hls.Events.AUDIO_TRACK_SWITCHED, function (event, data) { audioSelect.value = String(data.id); });
+    document.getElementById("audio-toolbar").hidden = false;
+  }
+
   function playWithHlsJs() {
     var Hls = window.Hls;
     var config = {
@@ -103,6 +122,7 @@
     hls.on(Hls.Events.MANIFEST_PARSED, function () {
       // Without a preference hls.js would pick the DEFAULT=YES track itself.
       if (chosen === "off") hls.subtitleTrack = -1;
+      offerAudioTracks(hls);
     });
 
     // Keep the selector in step with hls.js, which also follows the browser's own
