@@ -41,6 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     lec_sub = lec.add_subparsers(dest="action", required=True, metavar="ACTION")
     lec_sub.add_parser("list", help="list published lectures with their player URLs")
 
+    mo = sub.add_parser("models", help="installed Whisper and Argos Translate models")
+    mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
+    mo_sub.add_parser("list", help="installed models: kind, languages, version, size, licence, source")
+    inst = mo_sub.add_parser("install", help="install an Argos Translate package: install argos SRC DST")
+    inst.add_argument("kind", choices=["argos"], help="what to install (argos)")
+    inst.add_argument("src", help="source language, e.g. en")
+    inst.add_argument("dst", help="target language, e.g. ru")
+    inst.add_argument("--from", dest="from_file", type=Path, metavar="FILE.argosmodel",
+                      help="install from a downloaded .argosmodel file (offline)")
+    inst.add_argument("--index", metavar="URL", help="package index URL (default: translation.index_url)")
+
     st = sub.add_parser("storage", help="the embedded S3 server (SeaweedFS)")
     st_sub = st.add_subparsers(dest="action", required=True, metavar="ACTION")
     st_sub.add_parser("up", help="start it (if not running) and create the buckets")
@@ -64,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return _lectures_list()
         if args.command == "storage":
             return _storage(args.action)
+        if args.command == "models":
+            return _models(args)
     except InputError as e:
         print(f"medialib: error: {e}", file=sys.stderr)
         return 2
@@ -133,6 +146,37 @@ def _lectures_list() -> int:
     for e in catalog:
         langs = ",".join(e.get("languages") or []) or "-"
         print(f"{e['id']}\t{e.get('duration_s', 0):.0f} s\t{langs}\t{e.get('title', '')}\t{public_url(opts, e['player'])}")
+    return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def _models(args) -> int:
+    from . import models
+    from .config import load_settings
+
+    settings = load_settings()
+    if args.action == "list":
+        found = models.list_models(settings)
+        print(f"{'KIND':<8} {'NAME':<26} {'LANGUAGES':<13} {'VERSION':<13} {'SIZE':>8}  {'LICENSE':<8} SOURCE")
+        for m in found:
+            print(f"{m.kind:<8} {m.name:<26} {m.languages:<13} {m.version or '-':<13} {_size(m.size_bytes):>8}  "
+                  f"{m.license or '-':<8} {m.source}")
+        if not any(m.kind == "argos" for m in found):
+            print(f"no Argos packages installed; e.g. `{models.missing_pair_hint('en', 'ru')}`")
+        return 0
+    if args.from_file:
+        info = models.install_argos_file(args.from_file, settings.translation, pair=(args.src, args.dst))
+    else:
+        from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+        with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn()) as bars:
+            task = bars.add_task(f"{args.src}->{args.dst}", total=None)
+            info = models.install_argos(args.src, args.dst, settings.translation, index_url=args.index,
+                                        progress=lambda done, total: bars.update(task, completed=done, total=total))
+    print(f"installed {info.name} ({info.languages}, {_size(info.size_bytes)}) into {info.path}")
     return 0
 
 
