@@ -122,59 +122,111 @@ def model_label(opts: SpeechOptions) -> str:
     return f"whisper-{opts.model}" if opts.model == BUNDLED_MODEL or "/" not in opts.model else f"whisper:{Path(opts.model).name}"
 
 
+WINDOW_S = 600.0  # long recordings are transcribed in windows: Whisper's features for a whole hour need GBs
+SAMPLE_RATE = 16000
+
+
 def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | None = None,
                      task: str = "transcribe", prompt_terms: Sequence[str] = (),
                      progress: Progress | None = None) -> Transcript:
-    """Words with times from a 16 kHz mono recording; VAD on, guarded against invented text.
+    """Words with times from a recording (16 kHz mono WAV is read fastest); VAD on, guarded against invented text.
 
     task="translate" gives English words whatever the spoken language (Whisper's speech
     translation). prompt_terms (glossary terms in the spoken language) are passed as
-    hotwords so Whisper spells them as the glossary does.
+    hotwords so Whisper spells them as the glossary does. Recordings longer than
+    WINDOW_S are cut at quiet moments into windows, so memory stays flat for 3-hour
+    sessions; the language detected in the first window is kept for the rest.
     """
     if task not in ("transcribe", "translate"):
         raise ValueError(f"task must be 'transcribe' or 'translate', not {task!r}")
-    from faster_whisper import decode_audio
-
     model = load_model(opts.model, opts.device, opts.compute_type, opts.cpu_threads)
-    audio = decode_audio(str(audio_path), sampling_rate=16000)
-    duration_s = len(audio) / 16000
+    audio = _open_audio(Path(audio_path))
+    duration_s = len(audio) / SAMPLE_RATE
     lang = language or opts.language or None
-    segments, info = model.transcribe(
-        audio,
-        language=lang,
-        task=task,
-        hotwords=_hotwords(prompt_terms),
-        beam_size=opts.beam_size,
-        vad_filter=opts.vad,
-        vad_parameters={"min_silence_duration_ms": opts.vad_min_silence_ms},
-        word_timestamps=True,
-        condition_on_previous_text=False,  # stops one bad window from seeding a repetition loop
-        no_speech_threshold=opts.no_speech_threshold,
-        log_prob_threshold=opts.log_prob_threshold,
-        compression_ratio_threshold=opts.compression_ratio_threshold,
-        hallucination_silence_threshold=2.0,  # skip words Whisper places in long silences
-    )
     words: list[Word] = []
     dropped = 0
-    for seg in segments:  # a lazy generator: decoding happens here
-        if progress and duration_s:
-            progress(min(1.0, seg.end / duration_s))
-        kept = _guard_segment(seg, opts)
-        if kept is None:
-            dropped += 1
-            continue
-        words.extend(kept)
+    detected, detected_p = lang, 1.0 if lang else 0.0
+    for offset, window in _windows(audio):
+        segments, info = model.transcribe(
+            window.astype("float32") / 32768.0 if window.dtype.kind == "i" else window,
+            language=detected,
+            task=task,
+            hotwords=_hotwords(prompt_terms),
+            beam_size=opts.beam_size,
+            vad_filter=opts.vad,
+            vad_parameters={"min_silence_duration_ms": opts.vad_min_silence_ms},
+            word_timestamps=True,
+            condition_on_previous_text=False,  # stops one bad window from seeding a repetition loop
+            no_speech_threshold=opts.no_speech_threshold,
+            log_prob_threshold=opts.log_prob_threshold,
+            compression_ratio_threshold=opts.compression_ratio_threshold,
+            hallucination_silence_threshold=2.0,  # skip words Whisper places in long silences
+        )
+        offset_ms = int(round(offset * 1000))
+        for seg in segments:  # a lazy generator: decoding happens here
+            if progress and duration_s:
+                progress(min(1.0, (offset + seg.end) / duration_s))
+            kept = _guard_segment(seg, opts)
+            if kept is None:
+                dropped += 1
+                continue
+            words.extend(Word(w.start_ms + offset_ms, w.end_ms + offset_ms, w.text, w.probability) for w in kept)
+        if detected is None:
+            detected, detected_p = info.language, float(info.language_probability)
     if progress:
         progress(1.0)
     words = _cut_repetitions(words, opts.max_repeats)
     label = model_label(opts)
-    log.info("transcribed %.0f s of %s: %d words, %d segments dropped", duration_s, info.language, len(words), dropped)
+    log.info("transcribed %.0f s of %s: %d words, %d segments dropped", duration_s, detected, len(words), dropped)
     if task == "translate":
-        label = f"{label} (speech translation from {info.language})"
-    return Transcript(language="en" if task == "translate" else (lang or info.language),
-                      language_probability=float(info.language_probability),
+        label = f"{label} (speech translation from {detected})"
+    return Transcript(language="en" if task == "translate" else (detected or "en"),
+                      language_probability=detected_p,
                       duration_ms=int(round(duration_s * 1000)), words=tuple(words),
                       model=label, dropped_segments=dropped)
+
+
+def _open_audio(path: Path):
+    """16 kHz mono samples: a 16-bit PCM WAV is memory-mapped (no copy); anything else is decoded."""
+    import numpy as np
+
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            fmt = None
+            while chunk := f.read(8):
+                cid, size = chunk[:4], int.from_bytes(chunk[4:8], "little")
+                if cid == b"fmt ":
+                    raw = f.read(size + (size & 1))
+                    fmt = (int.from_bytes(raw[0:2], "little"), int.from_bytes(raw[2:4], "little"),
+                           int.from_bytes(raw[4:8], "little"), int.from_bytes(raw[14:16], "little"))
+                elif cid == b"data":
+                    if fmt == (1, 1, SAMPLE_RATE, 16):
+                        n = min(size, path.stat().st_size - f.tell()) // 2
+                        return np.memmap(path, dtype="<i2", mode="r", offset=f.tell(), shape=(n,))
+                    break
+                else:
+                    f.seek(size + (size & 1), 1)
+    from faster_whisper import decode_audio
+
+    return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+
+
+def _windows(audio, window_s: float = WINDOW_S, search_s: float = 20.0):
+    """(offset s, samples) windows of at most window_s, each cut at the quietest 100 ms near its end."""
+    import numpy as np
+
+    n = len(audio)
+    size, search, frame = int(window_s * SAMPLE_RATE), int(search_s * SAMPLE_RATE), SAMPLE_RATE // 10
+    start = 0
+    while start < n:
+        end = min(n, start + size)
+        if end < n:
+            region = np.asarray(audio[end - search:end], dtype=np.float32)
+            energy = np.square(region[: len(region) // frame * frame]).reshape(-1, frame).mean(axis=1)
+            end = end - search + int(np.argmin(energy)) * frame + frame // 2
+        yield start / SAMPLE_RATE, np.asarray(audio[start:end])
+        start = end
 
 
 def _hotwords(terms: Sequence[str], max_chars: int = 400) -> str | None:

@@ -48,3 +48,31 @@ def test_phrase_loop_cut():
 def test_transcript_json_round_trip():
     t = Transcript("en", 0.97, 5000, (Word(0, 300, "Hello,", 0.91), Word(350, 700, "world.", 0.88)), "whisper-base")
     assert Transcript.from_json(t.to_json()) == Transcript("en", 0.97, 5000, t.words, "whisper-base")
+
+
+def test_long_audio_is_cut_into_windows_at_quiet_moments():
+    import numpy as np
+
+    from medialib.speech import SAMPLE_RATE, _windows
+
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(SAMPLE_RATE * 25) * 3000).astype(np.int16)  # 25 s of "speech"
+    audio[SAMPLE_RATE * 8: SAMPLE_RATE * 8 + SAMPLE_RATE // 2] = 0          # a pause at 8.0-8.5 s
+    windows = list(_windows(audio, window_s=10, search_s=5))
+    assert windows[0][0] == 0.0 and 8.0 <= windows[1][0] <= 8.5  # the first cut falls inside the pause
+    assert sum(len(w) for _, w in windows) == len(audio)
+
+
+def test_16k_mono_wav_is_memory_mapped(tmp_path):
+    import wave
+
+    import numpy as np
+
+    from medialib.speech import _open_audio
+
+    p = tmp_path / "a.wav"
+    with wave.open(str(p), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes(np.arange(1000, dtype="<i2").tobytes())
+    audio = _open_audio(p)
+    assert isinstance(audio, np.memmap) and len(audio) == 1000 and audio[999] == 999
