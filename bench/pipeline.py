@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,8 @@ def run(kind: str, minutes: float, height: int) -> None:
 
     settings = load_settings()
     data_dir = work / "seaweedfs"
+    # a SIGTERM (someone stopping the benchmark) still runs the finally below and stops the server
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server = embedded.start_server(settings.embedded.model_copy(update={"s3_port": 0}), data_dir, detach=False)
     os.environ.update({
         "MEDIALIB_STORAGE__ENDPOINT_URL": server.endpoint_url,
