@@ -37,7 +37,10 @@ _CLOSERS = "\"'»”’)]}"
 _SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
 _CLAUSE_END = (",", ";", ":", "—", "–", "，", "；", "：", "、")
 # A "." after these is not a sentence end even before a capital ("Dr. Smith").
-_TITLES = frozenset({"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "mt.", "jr.", "sr.", "vs.", "no.", "fig.", "eq."})
+_TITLES = frozenset(
+    "mr. mrs. ms. dr. prof. st. mt. jr. sr. vs. no. fig. eq. e.g. i.e. etc. "
+    "т. т.е. т.к. т.д. т.п. др. проф. им. ул. см.".split()
+)
 # Words that bind to the next one (en, ru): a line or cue should not end on them.
 _FUNCTION_WORDS = frozenset(
     "a an the of to in on at by for from with into and or but nor as than that if is are was were be"
@@ -146,7 +149,7 @@ def _initial_groups(words: Sequence[Word]) -> Groups:
 
 def split_by_sentence(groups: Groups) -> Groups:
     """Split after every word that ends a sentence."""
-    return _split_where(groups, lambda a, b: _ends_sentence(a, b))
+    return _split_where(groups, lambda a, b: ends_sentence(a, b))
 
 
 def split_by_pause(groups: Groups, min_pause_ms: int) -> Groups:
@@ -350,7 +353,8 @@ def _can_split(a: Word, b: Word) -> bool:
     return b.start_ms > a.start_ms
 
 
-def _ends_sentence(word: Word, next_word: Word | None) -> bool:
+def ends_sentence(word: Word, next_word: Word | None) -> bool:
+    """Does a sentence end after `word`? Shared by cue segmentation and sentence building for MT."""
     core = word.text.rstrip(_CLOSERS)
     if core.endswith(("?", "!", "？", "！", "。")):
         return True
@@ -471,10 +475,10 @@ def _strands_fragment(a: Group, b: Group) -> bool:
 
     "...for every | process. Finally, we..." is harder to read than a slightly fast cue.
     """
-    if _ends_sentence(a[-1], b[0]):
+    if ends_sentence(a[-1], b[0]):
         return False
-    tail = any(_ends_sentence(b[k], b[k + 1]) for k in range(min(2, len(b) - 1)))
-    head = any(_ends_sentence(a[k], a[k + 1]) for k in range(max(0, len(a) - 3), len(a) - 1))
+    tail = any(ends_sentence(b[k], b[k + 1]) for k in range(min(2, len(b) - 1)))
+    head = any(ends_sentence(a[k], a[k + 1]) for k in range(max(0, len(a) - 3), len(a) - 1))
     return tail or head
 
 
