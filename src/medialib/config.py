@@ -80,6 +80,7 @@ class SpeechOptions(_Section):
     beam_size: int = Field(ge=1)
     vad: bool
     vad_min_silence_ms: int = Field(ge=0)
+    batch_size: int = Field(ge=1, le=64)
     language: str
     no_speech_threshold: float
     log_prob_threshold: float
