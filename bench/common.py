@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medialib.media import find_ffmpeg
+from medialib.media.ffmpeg import find_ffmpeg
 
 OUT = Path(__file__).resolve().parent / "out"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

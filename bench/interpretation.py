@@ -33,14 +33,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from common import OUT, fresh_dir, table  # noqa: E402
-from interpretation_fixture import (SentenceTruth, TwoTrackTruth, make_two_track_recording,  # noqa: E402
-                                    sentence_of_cues)
+from interpretation_fixture import (  # noqa: E402
+    SentenceTruth,
+    TwoTrackTruth,
+    make_two_track_recording,
+    sentence_of_cues,
+)
 
-from medialib.config import load_settings  # noqa: E402
-from medialib.interpret import align_interpretation  # noqa: E402
-from medialib.media import extract_audio, probe_media  # noqa: E402
-from medialib.speech import Transcript, transcribe_audio  # noqa: E402
-from medialib.subtitles import check_cues  # noqa: E402
+from medialib.config import load_settings
+from medialib.media.audio import extract_audio
+from medialib.media.probe import probe_media
+from medialib.speech.transcript import Transcript
+from medialib.speech.whisper import transcribe_audio
+from medialib.subtitles.segment import check_cues
+from medialib.translate.interpret import align_interpretation
 
 TARGET_MEAN_OFFSET_MS = 300
 

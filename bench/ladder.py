@@ -19,11 +19,22 @@ from pathlib import Path
 import m3u8
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, ff, ff_stderr, fresh_dir, interleave, lecture_video, load_average, table  # noqa: E402
+from common import (  # noqa: E402
+    OUT,
+    ff_stderr,
+    fresh_dir,
+    interleave,
+    lecture_video,
+    load_average,
+    table,
+)
 
-from medialib.config import load_settings  # noqa: E402
-from medialib.media import (Ladder, LadderOptions, MediaInfo, find_ffmpeg, keyframe_times, plan_ladder,  # noqa: E402
-                            probe_media, run_ffmpeg, segment_durations, transcode_ladder)
+from medialib.config import LadderOptions, load_settings
+from medialib.media.ffmpeg import find_ffmpeg, run_ffmpeg
+from medialib.media.ladder import plan_ladder, transcode_ladder
+from medialib.media.probe import probe_media
+from medialib.media.readback import keyframe_times, segment_durations
+from medialib.media.records import Ladder, MediaInfo
 
 SEGMENT_SLACK_S = 0.05        # a segment may run this far past the target duration
 MAX_PSNR_LOSS_DB = 0.5        # per rung, ours vs the reference

@@ -52,7 +52,7 @@ PARAGRAPHS = [
 
 
 def ffmpeg() -> str:
-    from medialib.media import find_ffmpeg
+    from medialib.media.ffmpeg import find_ffmpeg
 
     return find_ffmpeg()
 
@@ -130,8 +130,10 @@ def run(kind: str, minutes: float, height: int) -> None:
     os.environ.update({"MEDIALIB_HOME": str(work / "home"), "PREFECT_LOGGING_LEVEL": "WARNING"})
     if kind == "memory":  # a low ladder: the memory target is about long recordings, not many rungs
         os.environ["MEDIALIB_LADDER__RUNGS"] = "[{height = 360, video_bitrate_kbps = 650}]"
-    from medialib import embedded, media, stages
+    from medialib import media
     from medialib.config import load_settings
+    from medialib.pipeline import stages
+    from medialib.storage import embedded
 
     settings = load_settings()
     data_dir = work / "seaweedfs"
@@ -183,7 +185,7 @@ def run(kind: str, minutes: float, height: int) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    from flows.process_lecture import process_lecture
+    from medialib_flows.process_lecture import process_lecture
 
     t0, c0 = time.monotonic(), proc_cpu_s()
     try:

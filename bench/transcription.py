@@ -61,7 +61,7 @@ def main() -> None:
     from faster_whisper import decode_audio
 
     from medialib.config import load_settings
-    from medialib.speech import load_model, transcribe_audio
+    from medialib.speech.whisper import load_model, transcribe_audio
 
     wav, reference = make_audio(a.passes)
     opts = load_settings().speech

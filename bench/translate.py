@@ -114,8 +114,9 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from argos_fixture import build_argos_package, sample_sentences  # noqa: E402
 from common import LECTURE_PARAGRAPHS, LECTURE_TEXT, load_average, table  # noqa: E402
 
-from medialib.config import load_settings  # noqa: E402
-from medialib.translate import CT2Translator, read_package  # noqa: E402
+from medialib.config import load_settings
+from medialib.translate.argos import read_package
+from medialib.translate.ct2 import CT2Translator
 
 
 def standard_package(from_code: str = "en", to_code: str = "ru") -> Path:

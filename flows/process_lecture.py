@@ -18,12 +18,12 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from medialib import stages
 from medialib.config import Settings, load_settings, medialib_home
-from medialib.embedded import resolve_storage
 from medialib.errors import is_transient
 from medialib.ids import options_digest
-from medialib.plan import floor_role, parse_audio_roles, plan_languages
+from medialib.pipeline import stages
+from medialib.pipeline.plan import floor_role, parse_audio_roles, plan_languages
+from medialib.storage.embedded import resolve_storage
 
 from .progress import reporter
 

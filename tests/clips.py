@@ -10,7 +10,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from medialib.media import find_ffmpeg
+from medialib.media.ffmpeg import find_ffmpeg
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 

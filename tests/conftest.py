@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from medialib import embedded, storage
+from medialib import storage
 from medialib.config import StorageOptions, load_settings
+from medialib.storage import embedded
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medialib.media import find_ffmpeg
+from medialib.media.ffmpeg import find_ffmpeg
 
 RATE = 16_000
 LEAD_S = 1.0             # silence before the first sentence

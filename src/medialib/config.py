@@ -1,4 +1,8 @@
-"""Settings: config/default.toml, then a user file, then MEDIALIB_* environment variables.
+"""Settings: the defaults shipped in the package, then a user file, then MEDIALIB_* environment variables.
+
+The defaults (`medialib/defaults/default.toml`, and the glossary beside it) are package
+data, so a wheel-installed worker has them; `config/` at the top of the source tree
+links to the same files, for users to copy from.
 
 Parsed once into a validated, frozen `Settings`. Library functions take the narrow
 section they need (`LadderOptions`, `SpeechOptions`, ...), never the whole settings
@@ -14,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError
+from medialib.errors import ConfigError
 
-REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+DEFAULTS_DIR = Path(__file__).resolve().with_name("defaults")  # package data: one source of truth
 ENV_PREFIX = "MEDIALIB_"
 
 
@@ -110,7 +114,7 @@ class TranslationOptions(_Section):
     max_interpreter_lag_ms: int = Field(ge=0, le=30000)
 
     def glossary_path(self) -> Path:
-        return Path(self.glossary_dir).expanduser() if self.glossary_dir else REPO_CONFIG_DIR / "glossary"
+        return Path(self.glossary_dir).expanduser() if self.glossary_dir else DEFAULTS_DIR / "glossary"
 
     def argos_paths(self) -> tuple[Path, ...]:
         """Where installed Argos packages are looked for; the first is where installs go."""
@@ -172,11 +176,11 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
 def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Defaults, then `path` (or $MEDIALIB_CONFIG), then environment overrides."""
     environ = dict(os.environ if environ is None else environ)
-    default_file = Path(environ.get("MEDIALIB_DEFAULTS", REPO_CONFIG_DIR / "default.toml"))
+    default_file = Path(environ.get("MEDIALIB_DEFAULTS", DEFAULTS_DIR / "default.toml"))
     try:
         data = tomllib.loads(default_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{default_file}: default settings not found; reinstall medialib from its source tree") from None
+        raise ConfigError(f"{default_file}: default settings not found; reinstall medialib (pip install --force-reinstall medialib)") from None
     user = path or environ.get("MEDIALIB_CONFIG")
     if user:
         try:

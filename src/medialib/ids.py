@@ -12,7 +12,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from .errors import InputError
+from medialib.errors import InputError
 
 # GOST 7.79-2000 system B style, the one Russian road signs and passports use.
 _RU = {

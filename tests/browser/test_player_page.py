@@ -20,7 +20,13 @@ import pytest
 from browser import chromium_available, open_player
 
 from medialib.errors import InputError
-from medialib.page import PageInfo, SubtitleLink, page_data, player_assets, render_player_page
+from medialib.publish.page import (
+    PageInfo,
+    SubtitleLink,
+    page_data,
+    player_assets,
+    render_player_page,
+)
 
 HOSTILE = 'Допрос </script><script>alert("x")</script> & <b>'
 

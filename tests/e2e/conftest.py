@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import clips
+import pytest
 
 TITLE = "Допрос: open questions"
 
@@ -40,9 +39,8 @@ def e2e_env(s3_server, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def flow_harness(e2e_env):
+    import medialib_flows  # noqa: F401 - applies medialib's prefect defaults before prefect starts
     from prefect.testing.utilities import prefect_test_harness
-
-    import flows  # noqa: F401 - applies medialib's prefect defaults before prefect starts
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
@@ -57,14 +55,14 @@ def lecture_clip(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def published(flow_harness, lecture_clip):
-    from flows.process_lecture import process_lecture
+    from medialib_flows.process_lecture import process_lecture
 
     return process_lecture(source=str(lecture_clip), title=TITLE, speaker="Instructor", event="Test workshop")
 
 
 @pytest.fixture(scope="session")
 def storage_opts(e2e_env):
-    from flows.process_lecture import settings
+    from medialib_flows.process_lecture import settings
 
     assert os.environ["MEDIALIB_HOME"] == str(e2e_env)
     return settings().storage

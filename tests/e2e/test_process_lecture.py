@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from pathlib import Path
 
+import clips
 import jiwer
 import m3u8
 import pytest
 
-import clips
-from medialib import speech, stages, storage
+from medialib import speech, storage
 from medialib.config import load_settings
 from medialib.errors import ToolError
-from medialib.media import keyframe_times, segment_durations
-from medialib.subtitles import check_cues, parse_subtitles
+from medialib.media.readback import keyframe_times, segment_durations
+from medialib.pipeline import stages
+from medialib.subtitles.formats import parse_subtitles
+from medialib.subtitles.segment import check_cues
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +140,7 @@ def test_second_ingest_of_the_same_bytes_finds_the_lecture(published, storage_op
 
 
 def test_rerun_publishes_zero_bytes(published, lecture_clip):
-    from flows.process_lecture import process_lecture
+    from medialib_flows.process_lecture import process_lecture
 
     second = process_lecture(source=str(lecture_clip), title="Допрос: open questions", speaker="Instructor",
                              event="Test workshop")
@@ -148,7 +149,7 @@ def test_rerun_publishes_zero_bytes(published, lecture_clip):
 
 
 def test_interrupted_run_resumes_without_transcribing_again(flow_harness, tmp_path, monkeypatch):
-    from flows.process_lecture import process_lecture
+    from medialib_flows.process_lecture import process_lecture
 
     wav = clips.speech_wav(tmp_path / "b.wav", "Interrupted lectures resume where they stopped.")
     src = clips.lecture_clip(tmp_path / "b.mp4", wav, size="640x360")
@@ -177,7 +178,7 @@ PUBLISH = stages.publish_stage
 
 
 def test_lectures_list_cli_shows_the_lecture(published, capsys):
-    from medialib.cli import main
+    from medialib_app.cli import main
 
     assert main(["lectures", "list"]) == 0
     out = capsys.readouterr().out

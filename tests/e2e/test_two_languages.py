@@ -11,15 +11,17 @@ import shutil
 import subprocess
 import urllib.request
 
+import clips
 import m3u8
 import pytest
-
-import clips
 from argos_fixture import build_argos_package, make_argosmodel
 from interpretation_fixture import make_two_track_recording
+
 from medialib import models
+from medialib.translate import install
 from medialib.config import load_settings
-from medialib.subtitles import check_cues, parse_subtitles
+from medialib.subtitles.formats import parse_subtitles
+from medialib.subtitles.segment import check_cues
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +49,7 @@ def two_track(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def interpreted(flow_harness, two_track):
-    from flows.process_lecture import process_lecture
+    from medialib_flows.process_lecture import process_lecture
 
     return process_lecture(source=str(two_track.path), title="Witness protection (floor + interpreter)",
                            audio=["0:floor:en", "1:interpretation:ru"])
@@ -86,7 +88,7 @@ def test_interpretation_cues_follow_the_rules_and_never_precede_the_floor(interp
 
 
 def test_russian_only_lecture_gets_english_from_speech_translation(flow_harness, tmp_path):
-    from flows.process_lecture import process_lecture
+    from medialib_flows.process_lecture import process_lecture
 
     text = tmp_path / "ru.txt"
     text.write_text("Добрый день. Сегодня мы говорим о защите свидетелей. "
@@ -109,10 +111,10 @@ def test_russian_only_lecture_gets_english_from_speech_translation(flow_harness,
 
 def test_installed_argos_package_translates_through_the_real_path(flow_harness, tmp_path):
     """A tiny random-weight en->ru package, installed by the real install code, used by the real MT path."""
-    from flows.process_lecture import process_lecture, settings
+    from medialib_flows.process_lecture import process_lecture, settings
 
     folder = build_argos_package(tmp_path / "pkg", "en", "ru")
-    info = models.install_argos_file(make_argosmodel(folder), settings().translation, pair=("en", "ru"))
+    info = install.install_argos_file(make_argosmodel(folder), settings().translation, pair=("en", "ru"))
     try:
         wav = clips.speech_wav(tmp_path / "mt.wav", "Listen to the witness. Then write down the answer. "
                                                     "Finally, check the account with the witness.")

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from medialib import embedded, storage
+from medialib import storage
 from medialib.config import load_settings
 from medialib.errors import InputError, TransientError
+from medialib.publish import catalog, upload
+from medialib.storage import embedded, serving
 
 
 def http(url: str, method: str = "GET", headers: dict | None = None, data: bytes | None = None):
@@ -87,7 +89,7 @@ def test_server_start_status_stop_restart_keeps_data(tmp_path, s3_server):
     eo = settings.embedded.model_copy(update={"s3_port": 0})
 
     # Started the way the CLI does it: by a process that then exits; the server lives on.
-    code = ("import sys; from pathlib import Path; from medialib import embedded; from medialib.config import "
+    code = ("import sys; from pathlib import Path; from medialib.storage import embedded; from medialib.config import "
             "EmbeddedOptions; embedded.start_server(EmbeddedOptions.model_validate_json(sys.argv[1]), Path(sys.argv[2]))")
     subprocess.run([sys.executable, "-c", code, eo.model_dump_json(), str(data_dir)], check=True, timeout=90,
                    stdin=subprocess.DEVNULL)
@@ -208,7 +210,7 @@ def test_anonymous_read_only_on_lectures_and_the_catalog(policy_opts, s3_client)
 
 def test_policy_is_exactly_the_public_read_statement(policy_opts, s3_client):
     got = json.loads(s3_client.get_bucket_policy(Bucket=policy_opts.publish_bucket)["Policy"])
-    assert storage._same_policy(got, storage.public_read_policy(policy_opts.publish_bucket))
+    assert serving._same_policy(got, storage.public_read_policy(policy_opts.publish_bucket))
     with pytest.raises(Exception):
         s3_client.get_bucket_policy(Bucket=policy_opts.archive_bucket)   # the archive has none
 
@@ -272,7 +274,7 @@ def test_publish_then_republish_sends_nothing(s3_server, s3_client, tmp_path):
     bundle = make_bundle(tmp_path / "bundle")
     prefix = "lectures/it-publish"
     seen = []
-    first = storage.publish_bundle(s3_client, s3_server, bundle, prefix, progress=lambda d, t: seen.append((d, t)))
+    first = upload.publish_bundle(s3_client, s3_server, bundle, prefix, progress=lambda d, t: seen.append((d, t)))
     files = sorted(p for p in bundle.rglob("*") if p.is_file())
     total = sum(p.stat().st_size for p in files)
     assert len(first.uploaded) == len(files) and first.skipped == () and first.uploaded_bytes == total
@@ -286,11 +288,11 @@ def test_publish_then_republish_sends_nothing(s3_server, s3_client, tmp_path):
         assert headers["content-type"] == storage.content_type_for(key), key
         assert headers["cache-control"] == storage.cache_control_for(key), key
 
-    again = storage.publish_bundle(s3_client, s3_server, bundle, prefix)
+    again = upload.publish_bundle(s3_client, s3_server, bundle, prefix)
     assert (again.uploaded, again.uploaded_bytes, len(again.skipped)) == ((), 0, len(files))
 
     (bundle / "video" / "720p" / "seg_001.m4s").write_bytes(b"changed")
-    third = storage.publish_bundle(s3_client, s3_server, bundle, prefix)
+    third = upload.publish_bundle(s3_client, s3_server, bundle, prefix)
     assert third.uploaded == (f"{prefix}/video/720p/seg_001.m4s",) and third.uploaded_bytes == 7
 
 
@@ -332,10 +334,10 @@ def test_archive_original_is_idempotent_and_private(s3_server, s3_client, tmp_pa
 def test_catalog_round_trip(s3_server, s3_client):
     opts = s3_server.model_copy(update={"publish_bucket": "it-catalog", "public_base_url": ""})
     storage.ensure_buckets(s3_client, opts)
-    assert storage.read_catalog(s3_client, opts) == []
-    storage.update_catalog(s3_client, opts, {"id": "a", "published_at": "2026-11-01T10:00:00+00:00"})
-    storage.update_catalog(s3_client, opts, {"id": "b", "published_at": "2026-11-02T10:00:00+00:00"})
-    got = storage.update_catalog(s3_client, opts, {"id": "a", "published_at": "2026-11-03T10:00:00Z", "title": "A2"})
+    assert catalog.read_catalog(s3_client, opts) == []
+    catalog.update_catalog(s3_client, opts, {"id": "a", "published_at": "2026-11-01T10:00:00+00:00"})
+    catalog.update_catalog(s3_client, opts, {"id": "b", "published_at": "2026-11-02T10:00:00+00:00"})
+    got = catalog.update_catalog(s3_client, opts, {"id": "a", "published_at": "2026-11-03T10:00:00Z", "title": "A2"})
     assert [e["id"] for e in got] == ["a", "b"] and got[0]["title"] == "A2"
     status, headers, body = http(storage.public_url(opts, "catalog.json"))
     assert status == 200 and json.loads(body) == got
@@ -354,7 +356,7 @@ def test_wrong_secret_names_what_to_check(s3_server):
 def test_unknown_key_id_names_what_to_check(s3_server):
     bad = storage.make_client(s3_server.model_copy(update={"access_key_id": "NOSUCHKEY"}))
     with pytest.raises(InputError, match="check storage.access_key_id"):
-        storage.read_catalog(bad, s3_server)
+        catalog.read_catalog(bad, s3_server)
 
 
 def test_missing_bucket_is_an_input_error(s3_server, s3_client, tmp_path):

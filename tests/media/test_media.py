@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import av
+import clips
 import pytest
 
-import clips
 from medialib.config import load_settings
 from medialib.errors import InputError
-from medialib.media import (
-    extract_audio,
-    keyframe_times,
-    plan_ladder,
-    probe_media,
-    segment_durations,
-    transcode_ladder,
-)
+from medialib.media.audio import extract_audio
+from medialib.media.ladder import plan_ladder, transcode_ladder
+from medialib.media.probe import probe_media
+from medialib.media.readback import keyframe_times, segment_durations
 
 
 @pytest.fixture(scope="module")

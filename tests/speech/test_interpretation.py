@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
 from interpretation_fixture import make_two_track_recording, sentence_of_cues
+
 from medialib.config import load_settings
-from medialib.interpret import align_interpretation, estimate_lag_ms
-from medialib.media import extract_audio, probe_media
-from medialib.speech import transcribe_audio
-from medialib.subtitles import check_cues
+from medialib.media.audio import extract_audio
+from medialib.media.probe import probe_media
+from medialib.speech.whisper import transcribe_audio
+from medialib.subtitles.segment import check_cues
+from medialib.translate.interpret import align_interpretation, estimate_lag_ms
 
 PAIRS = (
     ("Good morning, everyone.", "Доброе утро всем."),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import clips
 import jiwer
 import pytest
 
-import clips
 from medialib.config import load_settings
 from medialib.errors import InputError
-from medialib.speech import load_model, transcribe_audio
-from medialib.subtitles import check_cues, segment_cues
+from medialib.speech.whisper import load_model, transcribe_audio
+from medialib.subtitles.segment import check_cues, segment_cues
 
 OPTS = load_settings().speech
 

@@ -6,11 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from medialib.config import REPO_CONFIG_DIR
+from medialib.config import DEFAULTS_DIR
 from medialib.errors import InputError
-from medialib.glossary import Glossary, Term, find_term, glossary_violations, load_glossary
+from medialib.translate.glossary import (
+    Glossary,
+    Term,
+    find_term,
+    glossary_violations,
+    load_glossary,
+)
 
-REPO_GLOSSARY = REPO_CONFIG_DIR / "glossary"
+REPO_GLOSSARY = DEFAULTS_DIR / "glossary"
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -8,8 +8,9 @@ from pathlib import Path
 import m3u8
 import pytest
 
-from medialib.cli import _parser, main
-from medialib.hls import language_name, subtitle_playlist, with_timestamp_map
+from medialib.languages import language_name
+from medialib.publish.playlists import subtitle_playlist, with_timestamp_map
+from medialib_app.cli import _parser, main
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -6,7 +6,13 @@ import pytest
 
 from medialib.config import load_settings
 from medialib.errors import ConfigError, InputError
-from medialib.ids import check_lecture_id, file_sha256, make_lecture_id, options_digest, slugify
+from medialib.ids import (
+    check_lecture_id,
+    file_sha256,
+    make_lecture_id,
+    options_digest,
+    slugify,
+)
 
 
 def test_russian_title_becomes_a_safe_id():

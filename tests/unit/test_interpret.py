@@ -9,9 +9,15 @@ import time
 import pytest
 
 from medialib.config import load_settings
-from medialib.interpret import ONSET_GUARD_MS, Alignment, align_interpretation, estimate_lag_ms, split_units
-from medialib.speech import Transcript, Word
-from medialib.subtitles import check_cues
+from medialib.speech.transcript import Transcript, Word
+from medialib.subtitles.segment import check_cues
+from medialib.translate.interpret import (
+    ONSET_GUARD_MS,
+    Alignment,
+    align_interpretation,
+    estimate_lag_ms,
+    split_units,
+)
 
 RULES = load_settings(environ={}).subtitles
 
@@ -294,7 +300,7 @@ def test_a_long_lecture_with_drifting_lag_aligns_quickly():
 
 def _full_table_match(floor, interp, prior, max_lag_ms):
     """The matching DP over every state at every step: the reference for the windowed one."""
-    from medialib import interpret as m
+    from medialib.translate import interpret as m
 
     n, inf = len(floor), float("inf")
     cost = [0.0] + [inf] * n
@@ -328,8 +334,9 @@ def _full_table_match(floor, interp, prior, max_lag_ms):
 
 @pytest.mark.parametrize("seed", range(12))
 def test_the_windowed_matching_equals_the_full_table(seed):
-    from medialib.interpret import _match_units, _Units
     import numpy as np
+
+    from medialib.translate.interpret import _match_units, _Units
 
     rng = random.Random(seed)
     n = rng.randint(3, 14)

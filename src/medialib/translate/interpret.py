@@ -29,9 +29,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .config import SubtitleRules
-from .speech import Transcript, Word
-from .subtitles import Cue, Track, segment_cues, split_by_pause, split_by_sentence
+from medialib.config import SubtitleRules
+from medialib.speech.transcript import Transcript, Word
+from medialib.subtitles.cues import Cue, Track
+from medialib.subtitles.segment import segment_cues, split_by_pause, split_by_sentence
 
 log = logging.getLogger(__name__)
 

@@ -10,102 +10,47 @@ are exact.
 
 from __future__ import annotations
 
-import html
-import io
 import logging
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import combinations, pairwise
 
-import webvtt
-from webvtt.errors import MalformedCaptionError, MalformedFileError
-
-from .config import SubtitleRules
-from .errors import InputError
-from .speech import Word
+from medialib.config import SubtitleRules
+from medialib.speech.transcript import Word
+from medialib.subtitles.cues import Cue, _clock
 
 logger = logging.getLogger(__name__)
 
+
 Group = tuple[Word, ...]
+
+
 Groups = tuple[Group, ...]
 
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
 # closing quotes and brackets may follow the punctuation that ends a sentence or clause
 _CLOSERS = "\"'»”’)]}"
+
+
 _SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
+
+
 _CLAUSE_END = (",", ";", ":", "—", "–", "，", "；", "：", "、")
+
+
 # A "." after these is not a sentence end even before a capital ("Dr. Smith").
 _TITLES = frozenset(
     "mr. mrs. ms. dr. prof. st. mt. jr. sr. vs. no. fig. eq. e.g. i.e. etc. "
     "т. т.е. т.к. т.д. т.п. др. проф. им. ул. см.".split()
 )
+
+
 # Words that bind to the next one (en, ru): a line or cue should not end on them.
 _FUNCTION_WORDS = frozenset(
     "a an the of to in on at by for from with into and or but nor as than that if is are was were be"
     " и в во на с со к ко по о об у за из от до а но или не ни что как же бы".split()
 )
-_SRT_TIMING = re.compile(r"\s*\d+:\d{1,2}:\d{1,2}[,.]\d+\s*-->\s*\d+:\d{1,2}:\d{1,2}[,.]\d+")
-# what a person meant as a timing line, e.g. "00:00:03,000 -> 00:00:04,000"
-_SRT_TIMING_LIKE = re.compile(r"\s*\d+:\d{1,2}:\d{1,2}[,.]\d+\s*-")
-
-
-@dataclass(frozen=True)
-class Cue:
-    """One subtitle on screen. Times in ms; lines of `text` joined with "\\n"."""
-
-    start_ms: int
-    end_ms: int
-    text: str
-    confidence: float | None = None  # mean word probability; None when unknown (human, parsed)
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.start_ms < self.end_ms:
-            raise ValueError(
-                f"cue {self.text!r}: times {self.start_ms}..{self.end_ms} ms must satisfy 0 <= start < end"
-            )
-        if not self.text.strip():
-            raise ValueError(f"cue at {self.start_ms} ms has no text")
-
-    @property
-    def duration_ms(self) -> int:
-        return self.end_ms - self.start_ms
-
-    @property
-    def chars(self) -> int:
-        """Characters a viewer reads: the text without its line breaks."""
-        return len(self.text) - self.text.count("\n")
-
-
-@dataclass(frozen=True)
-class Track:
-    """All cues of one language and origin, in time order and never overlapping."""
-
-    language: str  # BCP-47, e.g. "en", "ru", "pt-BR"
-    origin: str  # asr | interpretation | machine-translation | speech-translation | human
-    cues: tuple[Cue, ...]
-    model: str = ""  # what made it, with its version: "whisper-base", "argos:translate-en_ru-1.9"
-
-    def __post_init__(self) -> None:
-        if not _LANGUAGE.fullmatch(self.language):
-            raise ValueError(f"track language {self.language!r} is not a BCP-47 tag like 'en' or 'pt-BR'")
-        if not self.origin.strip():
-            raise ValueError("track origin is empty; use e.g. 'asr'")
-        object.__setattr__(self, "cues", tuple(self.cues))
-        for n, (a, b) in enumerate(pairwise(self.cues), start=2):
-            if b.start_ms < a.start_ms:
-                raise ValueError(
-                    f"cue {n} starts at {_clock(b.start_ms)}, before cue {n - 1} ({_clock(a.start_ms)}); sort the cues"
-                )
-            if b.start_ms < a.end_ms:
-                raise ValueError(
-                    f"cue {n - 1} ({_clock(a.start_ms)} --> {_clock(a.end_ms)}) overlaps cue {n} "
-                    f"({_clock(b.start_ms)} --> {_clock(b.end_ms)}); end cue {n - 1} by {_clock(b.start_ms)}"
-                )
-
-
-# --- segmentation ------------------------------------------------------------------
 
 
 def segment_cues(words: Sequence[Word], rules: SubtitleRules) -> tuple[Cue, ...]:
@@ -333,9 +278,6 @@ def _boundary_cost(last_word: str) -> float:
     return 0
 
 
-# --- helpers over groups -------------------------------------------------------------
-
-
 def _text(g: Group) -> str:
     return " ".join(w.text for w in g)
 
@@ -526,133 +468,3 @@ def _best_repartition(words: Group, after: int | None, rules: SubtitleRules) -> 
         return None
     (bad, _), parts = min(options, key=lambda o: o[0])
     return bad, parts
-
-
-# --- WebVTT and SRT --------------------------------------------------------------------
-
-
-def to_webvtt(track: Track) -> str:
-    """The track as a WebVTT file with a ``Language:`` header line; text escaped (&, <, >)."""
-    doc = webvtt.WebVTT(
-        captions=[_caption(cue, [html.escape(line, quote=False) for line in _lines(cue)]) for cue in track.cues],
-        metadata=[f"Language: {track.language}"],
-    )
-    return doc.content
-
-
-def to_srt(track: Track) -> str:
-    """The track as a SubRip file (times ``HH:MM:SS,mmm``), ending with a newline.
-
-    SRT has no escapes and players read ``<...>`` as a tag, so webvtt-py drops such text.
-    """
-    doc = webvtt.WebVTT(captions=[_caption(cue, _lines(cue)) for cue in track.cues])
-    buf = io.StringIO()
-    doc.write(buf, format="srt")
-    return buf.getvalue() + "\n" if track.cues else ""
-
-
-def parse_subtitles(text: str, language: str, origin: str, fmt: str = "vtt") -> Track:
-    """Read a WebVTT or SRT file's text into a Track; times exact to the millisecond.
-
-    Cue tags (<i>, <v Name>) are dropped and WebVTT character references decoded, so
-    cue text is plain. Cues are sorted by start; empty cues are skipped.
-
-    Raises InputError when the text is not in the format, a cue's timing cannot be
-    read, or cues overlap.
-    """
-    what = f"{fmt.upper()} subtitles"
-    if fmt == "vtt":
-        try:
-            doc = webvtt.from_string(text, strict=True)
-        except MalformedFileError:
-            first = text.lstrip("\ufeff").split("\n", 1)[0][:40]
-            raise InputError(
-                f"{what}: the first line must start with 'WEBVTT', found {first!r}; "
-                "save the file as WebVTT, or read it as SRT"
-            ) from None
-        except MalformedCaptionError as e:
-            raise InputError(
-                f"{what}: cannot read a cue ({e}); write cue timings as HH:MM:SS.mmm --> HH:MM:SS.mmm"
-            ) from None
-        _warn_on_language(doc.metadata, language)
-        decode = html.unescape
-    elif fmt == "srt":
-        _check_srt_timings(text)
-        try:
-            doc = webvtt.from_buffer(io.StringIO(text), format="srt")
-        except MalformedFileError:
-            first = text.lstrip("\ufeff").split("\n", 1)[0][:40]
-            raise InputError(
-                f"{what}: expected a cue number and then a 'HH:MM:SS,mmm --> HH:MM:SS,mmm' line at the start, "
-                f"found {first!r}; save the file as SubRip, or read it as WebVTT"
-            ) from None
-        decode = str
-    else:
-        raise InputError(f"subtitle format {fmt!r} is not supported; use 'vtt' or 'srt'")
-
-    cues = []
-    for n, caption in enumerate(doc.captions, start=1):
-        lines = [" ".join(decode(line).split()) for line in caption.text.split("\n")]
-        body = "\n".join(line for line in lines if line)
-        start, end = caption.start_time.in_milliseconds(), caption.end_time.in_milliseconds()
-        if not body:
-            logger.warning("%s: cue %d (%s) has no text; skipped", what, n, caption.start)
-            continue
-        if end <= start:
-            raise InputError(
-                f"{what}: cue {n} ({caption.start} --> {caption.end}) does not end after it starts; fix its timings"
-            )
-        cues.append(Cue(start, end, body))
-    cues.sort(key=lambda c: (c.start_ms, c.end_ms))
-    try:
-        return Track(language, origin, tuple(cues))
-    except ValueError as e:
-        raise InputError(f"{what}: {e}") from None
-
-
-def _lines(cue: Cue) -> list[str]:
-    """Cue lines without blank ones, which would end the cue block in VTT and SRT."""
-    return [line for line in cue.text.split("\n") if line.strip()]
-
-
-def _caption(cue: Cue, lines: Iterable[str]) -> webvtt.Caption:
-    return webvtt.Caption(_clock(cue.start_ms), _clock(cue.end_ms), list(lines))
-
-
-def _clock(ms: int) -> str:
-    """HH:MM:SS.mmm; hours grow past 99 rather than wrap."""
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
-
-
-def _check_srt_timings(text: str) -> None:
-    """webvtt-py skips SRT cues whose timing it cannot read; name the first one instead."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if ("-->" in line or _SRT_TIMING_LIKE.match(line)) and not _SRT_TIMING.match(line):
-            raise InputError(
-                f"SRT subtitles, line {number}: cannot read the timing {line.strip()!r}; "
-                "write it as HH:MM:SS,mmm --> HH:MM:SS,mmm"
-            )
-
-
-def _warn_on_language(metadata: Sequence[str], language: str) -> None:
-    for line in metadata:
-        key, _, value = line.partition(":")
-        if key.strip().lower() == "language" and value.strip() and value.strip().lower() != language.lower():
-            logger.warning("WebVTT header says Language: %s, reading it as %s", value.strip(), language)
-
-
-# --- storage form ---------------------------------------------------------------------
-
-
-def track_to_dict(track: Track) -> dict:
-    """A track with its provenance (origin, model, per-cue confidence), for JSON."""
-    return {"language": track.language, "origin": track.origin, "model": track.model,
-            "cues": [[c.start_ms, c.end_ms, c.text, c.confidence] for c in track.cues]}
-
-
-def track_from_dict(data: dict) -> Track:
-    return Track(language=data["language"], origin=data["origin"], model=data.get("model", ""),
-                 cues=tuple(Cue(int(a), int(b), t, None if p is None else float(p)) for a, b, t, p in data["cues"]))

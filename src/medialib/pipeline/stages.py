@@ -11,79 +11,37 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import media, speech, storage, subtitles
-from .config import LadderOptions, SpeechOptions, StorageOptions, SubtitleRules, TranslationOptions
-from .errors import InputError
-from .hls import LectureMeta, package_bundle
-from .plan import AudioRole, LanguagePlan
-from .ids import check_lecture_id, file_sha256, make_lecture_id, options_digest
+from medialib import keys, media, speech, storage, subtitles
+from medialib.config import (
+    LadderOptions,
+    SpeechOptions,
+    StorageOptions,
+    SubtitleRules,
+    TranslationOptions,
+)
+from medialib.errors import InputError
+from medialib.ids import check_lecture_id, file_sha256, make_lecture_id, options_digest
+from medialib.pipeline.plan import AudioRole, LanguagePlan
+from medialib.pipeline.records import (
+    Ingested,
+    LadderResult,
+    Progress,
+    Published,
+    TrackResult,
+    TranscriptResult,
+)
+from medialib.publish import catalog, upload
+from medialib.publish.bundle import LectureMeta, package_bundle
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[float], None]
-
-
-@dataclass(frozen=True)
-class Ingested:
-    lecture_id: str
-    sha256: str
-    archive_key: str
-    info: media.MediaInfo
-    local_path: str            # where this machine saw the original; a hint, not a promise
-    existing: bool             # the same bytes were ingested before (same lecture id)
-
-
-@dataclass(frozen=True)
-class LadderResult:
-    prefix: str                # work/<id>/ladder-<digest>/ in the archive bucket
-    ladder: media.Ladder
-    poster_key: str | None
-
-
-@dataclass(frozen=True)
-class TranscriptResult:
-    key: str
-    language: str
-    words: int
-    dropped_segments: int
-
-
-@dataclass(frozen=True)
-class TrackResult:
-    key: str                   # track JSON (cues with provenance) in the archive bucket
-    language: str
-    origin: str                # asr | interpretation | machine-translation | speech-translation
-    cues: int
-    model: str = ""
-    violations: tuple[str, ...] = ()   # glossary terms the translation lost
-    detail: str = ""           # e.g. the interpreter's lag, the Argos route
-
-
-@dataclass(frozen=True)
-class Published:
-    lecture_id: str
-    player_url: str
-    master_url: str
-    uploaded_bytes: int
-    uploaded: int
-    skipped: int
-    languages: tuple[str, ...]
-    notes: tuple[str, ...]
-    missing: tuple[LanguagePlan, ...] = ()    # languages that could not be made, with the fix
-    violations: tuple[str, ...] = ()          # glossary terms lost in machine translation
 
 
 def work_dir_for(home: Path, sha256: str) -> Path:
     d = Path(home) / "work" / sha256[:16]
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-# ---------------------------------------------------------------- ingest
 
 
 def ingest_recording(path: Path, title: str, opts: StorageOptions, *, lecture_id: str | None = None,
@@ -95,7 +53,7 @@ def ingest_recording(path: Path, title: str, opts: StorageOptions, *, lecture_id
     info = media.probe_media(path)  # raises InputError before anything is stored
     sha = file_sha256(path)
     client = storage.make_client(opts)
-    index_key = f"work/by-sha256/{sha}.json"
+    index_key = keys.sha256_index(sha)
     known = storage.get_bytes(client, opts.archive_bucket, index_key)
     existing = known is not None
     if lecture_id:
@@ -131,9 +89,6 @@ def fetch_original(ing: Ingested, opts: StorageOptions, home: Path) -> Path:
     return cached
 
 
-# ---------------------------------------------------------------- ladder and audio
-
-
 def ladder_stage(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, home: Path, *,
                  roles: tuple[AudioRole, ...] = (), progress: Progress | None = None) -> LadderResult:
     """Encode the ladder (interpreters' channels as alternate audio) and the poster, upload under work/."""
@@ -146,7 +101,7 @@ def ladder_stage(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions
                                     floor_language=floor.language, interpretations=interpretations,
                                     progress=progress)
     poster = media.make_poster(source, ing.info, local / "poster.jpg")
-    prefix = f"work/{ing.lecture_id}/ladder-{digest}"
+    prefix = keys.ladder_prefix(ing.lecture_id, digest)
     client = storage.make_client(opts)
     storage.upload_tree(client, opts, opts.archive_bucket, prefix, local)
     return LadderResult(prefix=prefix, ladder=ladder, poster_key=f"{prefix}/poster.jpg" if poster else None)
@@ -160,7 +115,7 @@ def audio_stage(ing: Ingested, opts: StorageOptions, home: Path, *, audio_stream
     source = fetch_original(ing, opts, home)
     local = work_dir_for(home, ing.sha256) / f"speech-{audio_stream}.wav"
     media.extract_audio(source, ing.info, local, audio_stream=audio_stream, progress=progress)
-    key = f"work/{ing.lecture_id}/speech-{audio_stream}.wav"
+    key = keys.speech_audio(ing.lecture_id, audio_stream)
     storage.put_file(storage.make_client(opts), opts.archive_bucket, key, local)
     return key
 
@@ -173,9 +128,6 @@ def _local_copy(opts: StorageOptions, key: str, home: Path) -> Path:
     return dest_dir / Path(key).name
 
 
-# ---------------------------------------------------------------- speech and cues
-
-
 def transcribe_stage(audio_key: str, lecture_id: str, opts: StorageOptions, speech_opts: SpeechOptions,
                      home: Path, *, language: str | None = None, task: str = "transcribe",
                      prompt_terms: tuple[str, ...] = (), progress: Progress | None = None) -> TranscriptResult:
@@ -184,8 +136,7 @@ def transcribe_stage(audio_key: str, lecture_id: str, opts: StorageOptions, spee
     transcript = speech.transcribe_audio(wav, speech_opts, language=language, task=task, prompt_terms=prompt_terms,
                                          progress=progress)
     stem = Path(audio_key).stem
-    key = (f"work/{lecture_id}/transcript-{stem}-{task}-"
-           f"{options_digest(speech_opts, language, prompt_terms)}.json")
+    key = keys.transcript(lecture_id, stem, task, options_digest(speech_opts, language, prompt_terms))
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
                       json.dumps(transcript.to_json(), ensure_ascii=False).encode(), content_type="application/json")
     return TranscriptResult(key=key, language=transcript.language, words=len(transcript.words),
@@ -207,7 +158,7 @@ def _model_label(transcript: speech.Transcript) -> str:
 
 def _save_track(opts: StorageOptions, lecture_id: str, track: subtitles.Track, digest: str,
                 violations: tuple[str, ...] = (), detail: str = "") -> TrackResult:
-    key = f"work/{lecture_id}/track-{track.language}-{track.origin}-{digest}.json"
+    key = keys.track(lecture_id, track.language, track.origin, digest)
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
                       json.dumps(subtitles.track_to_dict(track), ensure_ascii=False).encode(),
                       content_type="application/json")
@@ -229,7 +180,7 @@ def cues_stage(transcript: TranscriptResult, lecture_id: str, opts: StorageOptio
 def interpretation_stage(floor: TranscriptResult, interp: TranscriptResult, lecture_id: str, opts: StorageOptions,
                          rules: SubtitleRules, max_lag_ms: int) -> TrackResult | None:
     """The interpreter's words as the target-language track, moved onto the floor's timeline."""
-    from .interpret import align_interpretation
+    from medialib.translate.interpret import align_interpretation
 
     f, i = _load_transcript(opts, floor.key), _load_transcript(opts, interp.key)
     if not i.words:
@@ -245,8 +196,8 @@ def interpretation_stage(floor: TranscriptResult, interp: TranscriptResult, lect
 def machine_translation_stage(floor: TranscriptResult, dst: str, lecture_id: str, opts: StorageOptions,
                               rules: SubtitleRules, tr_opts: TranslationOptions) -> TrackResult | None:
     """Whole sentences through an installed Argos package (CTranslate2, batched), re-cut for dst."""
-    from . import translate
-    from .glossary import load_glossary
+    from medialib import translate
+    from medialib.translate.glossary import load_glossary
 
     t = _load_transcript(opts, floor.key)
     if not t.words:
@@ -268,7 +219,7 @@ def machine_translation_stage(floor: TranscriptResult, dst: str, lecture_id: str
 
 def argos_route_name(tr_opts: TranslationOptions, src: str, dst: str) -> str | None:
     """'en->ru' or 'ru->en->de' when installed packages can translate src to dst, else None."""
-    from . import translate
+    from medialib import translate
 
     route = translate.find_route(translate.installed_packages(tr_opts.argos_paths()), src, dst)
     if not route:
@@ -281,18 +232,15 @@ def glossary_prompt_terms(tr_opts: TranslationOptions, language: str | None) -> 
     """Glossary terms in the spoken language, for Whisper's hotwords (empty when unknown)."""
     if not language:
         return ()
-    from .glossary import load_glossary
+    from medialib.translate.glossary import load_glossary
 
     return load_glossary(tr_opts.glossary_path()).prompt_terms(language)
-
-
-# ---------------------------------------------------------------- package and publish
 
 
 def lecture_notes(ing: Ingested, transcript: TranscriptResult | None, track: TrackResult | None,
                   plans: tuple[LanguagePlan, ...] = ()) -> tuple[str, ...]:
     """What learners should know about what is (not) in the bundle."""
-    from .hls import language_name
+    from medialib.languages import language_name
 
     if not ing.info.has_audio:
         return ("The recording has no sound, so it is published without subtitles.",)
@@ -327,8 +275,8 @@ def publish_stage(ing: Ingested, title: str, speaker: str | None, event: str | N
     report = lecture_report(tracks, plans)
     bundle = package_bundle(bundle_dir, meta, ing.info, ladder.ladder, ladder_dir, tuple(loaded_tracks), t,
                             ladder_dir / "poster.jpg" if ladder.poster_key else None, notes, report=report)
-    prefix = f"lectures/{ing.lecture_id}"
-    sent = storage.publish_bundle(client, opts, bundle.root, prefix,
+    prefix = keys.bundle_prefix(ing.lecture_id)
+    sent = upload.publish_bundle(client, opts, bundle.root, prefix,
                                   progress=(lambda done, total: progress(done / total if total else 1.0))
                                   if progress else None)
     entry = {"id": ing.lecture_id, "title": title, "speaker": speaker, "event": event, "language": meta.language,
@@ -360,7 +308,7 @@ def _update_catalog_if_changed(client, opts: StorageOptions, entry: dict) -> Non
     """Rewrite catalog.json only when this lecture's entry changed, so a re-publish sends nothing."""
     from datetime import datetime, timezone
 
-    for old in storage.read_catalog(client, opts):
+    for old in catalog.read_catalog(client, opts):
         if old.get("id") == entry["id"] and {k: v for k, v in old.items() if k != "published_at"} == entry:
             return
-    storage.update_catalog(client, opts, {**entry, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    catalog.update_catalog(client, opts, {**entry, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})

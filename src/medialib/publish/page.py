@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
 
-from .errors import InputError
+from medialib.errors import InputError
 
 PLAYER_DIR = Path(__file__).with_name("player")
 _ASSETS = ("hls.min.js", "player.js", "player.css")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import InputError
+from medialib.errors import InputError
 
 logger = logging.getLogger(__name__)
 

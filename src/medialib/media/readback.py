@@ -1,0 +1,52 @@
+"""Reading encoded renditions back: first frame time, segment durations, keyframes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import av
+
+
+def first_video_pts_s(rendition_dir: Path) -> float:
+    """Presentation time of the first video frame in a fMP4 rendition (for X-TIMESTAMP-MAP)."""
+    init = _init_segment(rendition_dir)
+    first = sorted(rendition_dir.glob("seg_*.m4s"))
+    if init is None or not first:
+        return 0.0
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+        f.write(init.read_bytes())
+        f.write(first[0].read_bytes())
+        f.flush()
+        with av.open(f.name) as c:
+            for packet in c.demux(video=0):
+                if packet.pts is not None:
+                    return float(packet.pts * packet.time_base)
+    return 0.0
+
+
+def _init_segment(rendition_dir: Path) -> Path | None:
+    # ffmpeg names it init_<n>.mp4 when one process writes several renditions
+    return next(iter(sorted(rendition_dir.glob("init*.mp4"))), None)
+
+
+def segment_durations(playlist: Path) -> list[float]:
+    """EXTINF durations of a media playlist, in seconds."""
+    out = []
+    for line in playlist.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#EXTINF:"):
+            out.append(float(line[len("#EXTINF:"):].split(",")[0]))
+    return out
+
+
+def keyframe_times(rendition_dir: Path) -> list[float]:
+    """Times (s) of every keyframe in a fMP4 rendition: used to check alignment across rungs."""
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+        f.write(_init_segment(rendition_dir).read_bytes())
+        for seg in sorted(rendition_dir.glob("seg_*.m4s")):
+            f.write(seg.read_bytes())
+        f.flush()
+        with av.open(f.name) as c:
+            return [round(float(p.pts * p.time_base), 3) for p in c.demux(video=0)
+                    if p.is_keyframe and p.pts is not None]
