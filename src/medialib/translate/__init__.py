@@ -5,13 +5,6 @@ from __future__ import annotations
 from .argos import ArgosPackage, find_route, installed_packages, read_package
 from .ct2 import CT2Translator, PivotTranslator, Translator, load_translator
 from .glossary import Glossary, Term, find_term, glossary_violations, load_glossary
-from .install import (
-    IndexEntry,
-    fetch_index,
-    install_argos,
-    install_argos_file,
-    missing_pair_hint,
-)
 from .interpret import Alignment, align_interpretation, estimate_lag_ms, split_units
 from .retime import (
     Sentence,
