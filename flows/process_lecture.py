@@ -5,14 +5,15 @@
             └─ audio(interpreter) ─────────────────┘   interpretation | machine translation
                                                        | speech translation (to English)
 
-Every stage but ingest and publish is cached on content (sha256 of the original plus
-the stage's settings), and results persist, so a run that died mid-way resumes
-without redoing finished stages. Only TransientError is retried.
+Which source makes each language is the library's decision (`stages.plan_lecture_languages`);
+this module only wires stages into tasks. Every stage but ingest and publish is cached on
+content (sha256 of the original, the stage's settings and its cache version), and results
+persist, so a run that died mid-way resumes without redoing finished stages. Only
+TransientError is retried. Settings are read when a run starts, not at import.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -22,15 +23,34 @@ from medialib.config import Settings, load_settings, medialib_home
 from medialib.errors import is_transient
 from medialib.ids import options_digest
 from medialib.pipeline import stages
-from medialib.pipeline.plan import floor_role, parse_audio_roles, plan_languages
+from medialib.pipeline.records import Lecture, LectureRequest, PublishRecord, Published
+from medialib.pipeline.versions import cache_version
 from medialib.storage.embedded import resolve_storage
 
 from .progress import reporter
 
 
-@lru_cache(maxsize=1)
 def settings() -> Settings:
+    """This run's settings (the config file and MEDIALIB_* variables as they are now)."""
     return load_settings()
+
+
+class SettingsThreadPool(ThreadPoolTaskRunner):
+    """A thread pool capped by `flow.task_workers`, read when the run starts.
+
+    Prefect's default pool has no cap: mapped ffmpeg tasks would all start at once.
+    """
+
+    def __enter__(self):
+        if self._max_workers is None or self._max_workers <= 0:
+            self._max_workers = settings().flow.task_workers
+        return super().__enter__()
+
+    def __init__(self, max_workers: int | None = 0):
+        super().__init__(max_workers=max_workers)
+
+    def duplicate(self) -> SettingsThreadPool:
+        return type(self)(max_workers=self._max_workers)
 
 
 def _transient_only(task, task_run, state) -> bool:
@@ -42,34 +62,31 @@ def _transient_only(task, task_run, state) -> bool:
     return False
 
 
-_RETRY = dict(retries=settings().flow.retries, retry_delay_seconds=settings().flow.retry_delay_s,
-              retry_condition_fn=_transient_only)
-
-
 def _key(stage: str, *names: str):
-    """cache_key_fn: the stage, the content, and the settings that shape the output."""
+    """cache_key_fn: the stage and its cache version, the content, and the settings that shape the output."""
 
     def key_fn(context, parameters) -> str:
         ing = parameters.get("ing")
-        base = f"{stage}-{ing.sha256}-{ing.lecture_id}" if ing else stage
+        base = f"{stage}-{cache_version(stage)}-{ing.sha256}-{ing.lecture_id}" if ing else stage
         return f"{base}-{options_digest(*(parameters.get(n) for n in names))}"
 
     return key_fn
 
 
-@task(name="ingest", **_RETRY)
-def ingest_task(path: str, title: str, opts, lecture_id: str | None):
-    return stages.ingest_recording(Path(path), title, opts, lecture_id=lecture_id,
-                                   progress=reporter("ingest", get_run_logger()))
+@task(name="ingest", retry_condition_fn=_transient_only)
+def ingest_task(request: LectureRequest, opts) -> Lecture:
+    return stages.start_lecture(request, opts, progress=reporter("ingest", get_run_logger()))
 
 
-@task(name="ladder", cache_key_fn=_key("ladder", "ladder_opts", "roles"), persist_result=True, **_RETRY)
+@task(name="ladder", cache_key_fn=_key("ladder", "ladder_opts", "roles"), persist_result=True,
+      retry_condition_fn=_transient_only)
 def ladder_task(ing, opts, ladder_opts, home: Path, roles):
     return stages.ladder_stage(ing, opts, ladder_opts, home, roles=roles,
                                progress=reporter("ladder", get_run_logger()))
 
 
-@task(name="audio", cache_key_fn=_key("audio", "audio_stream"), persist_result=True, **_RETRY)
+@task(name="audio", cache_key_fn=_key("audio", "audio_stream"), persist_result=True,
+      retry_condition_fn=_transient_only)
 def audio_task(ing, opts, home: Path, audio_stream: int):
     return stages.audio_stage(ing, opts, home, audio_stream=audio_stream,
                               progress=reporter("audio", get_run_logger()))
@@ -77,7 +94,7 @@ def audio_task(ing, opts, home: Path, audio_stream: int):
 
 @task(name="transcribe", cache_key_fn=_key("transcribe", "audio_key", "speech_opts", "language", "task",
                                            "prompt_terms"),
-      persist_result=True, **_RETRY)
+      persist_result=True, retry_condition_fn=_transient_only)
 def transcribe_task(ing, audio_key: str, opts, speech_opts, home: Path, language: str | None,
                     task: str = "transcribe", prompt_terms: tuple[str, ...] = ()):
     stage = "transcribe" if task == "transcribe" else "translate"
@@ -85,81 +102,81 @@ def transcribe_task(ing, audio_key: str, opts, speech_opts, home: Path, language
                                    prompt_terms=prompt_terms, progress=reporter(stage, get_run_logger()))
 
 
-@task(name="cues", cache_key_fn=_key("cues", "transcript", "rules", "origin"), persist_result=True, **_RETRY)
+@task(name="cues", cache_key_fn=_key("cues", "transcript", "rules", "origin"), persist_result=True,
+      retry_condition_fn=_transient_only)
 def cues_task(ing, transcript, opts, rules, origin: str = "asr"):
     return stages.cues_stage(transcript, ing.lecture_id, opts, rules, origin=origin)
 
 
 @task(name="interpretation", cache_key_fn=_key("interpretation", "floor", "interp", "rules", "max_lag_ms"),
-      persist_result=True, **_RETRY)
+      persist_result=True, retry_condition_fn=_transient_only)
 def interpretation_task(ing, floor, interp, opts, rules, max_lag_ms: int):
     return stages.interpretation_stage(floor, interp, ing.lecture_id, opts, rules, max_lag_ms)
 
 
-@task(name="machine-translation", cache_key_fn=_key("mt", "floor", "dst", "rules", "tr_opts", "route"),
-      persist_result=True, **_RETRY)
+@task(name="machine-translation", cache_key_fn=_key("machine-translation", "floor", "dst", "rules", "tr_opts",
+                                                    "route"),
+      persist_result=True, retry_condition_fn=_transient_only)
 def machine_translation_task(ing, floor, dst: str, opts, rules, tr_opts, route: str):
     return stages.machine_translation_stage(floor, dst, ing.lecture_id, opts, rules, tr_opts)
 
 
-@task(name="publish", **_RETRY)
-def publish_task(ing, title, speaker, event, ladder, tracks, transcript, notes, opts, home: Path, language, plans,
-                 roles):
-    return stages.publish_stage(ing, title, speaker, event, ladder, tracks, transcript, notes, opts, home,
-                                language=language, plans=plans, audio_roles=roles,
-                                progress=reporter("publish", get_run_logger()))
+@task(name="publish", retry_condition_fn=_transient_only)
+def publish_task(record: PublishRecord, opts, home: Path) -> Published:
+    return stages.publish_stage(record, opts, home, progress=reporter("publish", get_run_logger()))
 
 
-@flow(name="process-lecture", task_runner=ThreadPoolTaskRunner(max_workers=settings().flow.task_workers),
-      log_prints=False)
+def _with_retries(s: Settings):
+    """The tasks above, with this run's retry settings."""
+    retry = dict(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delay_s)
+    return {t.name: t.with_options(**retry) for t in (ingest_task, ladder_task, audio_task, transcribe_task, cues_task,
+                                                      interpretation_task, machine_translation_task, publish_task)}
+
+
+@flow(name="process-lecture", task_runner=SettingsThreadPool(), log_prints=False)
 def process_lecture(source: str, title: str, language: str | None = None, speaker: str | None = None,
                     event: str | None = None, lecture_id: str | None = None,
-                    audio: list[str] | None = None) -> stages.Published:
+                    audio: list[str] | None = None) -> Published:
     """Ingest, transcode, transcribe, translate and publish one recording; returns where learners find it.
 
     audio: stream roles, e.g. ["0:floor", "1:interpretation:ru"]; default: stream 0 is the floor.
     """
     s = settings()
+    t = _with_retries(s)
     opts = resolve_storage(s)        # the embedded server starts here when no endpoint is configured
     home = medialib_home()
-    ing = ingest_task(source, title, opts, lecture_id)
-    roles = parse_audio_roles(audio or (), ing.info, language)
-    ladder = ladder_task.submit(ing, opts, s.ladder, home, roles)   # runs beside the speech chain
-    floor = floor_role(roles)
-    transcript = track = None
-    tracks, plans = [], ()
-    if floor is not None:
-        floor_audio = audio_task.submit(ing, opts, home, floor.stream)
-        interp_audio = {r.stream: audio_task.submit(ing, opts, home, r.stream)
-                        for r in roles if r.role == "interpretation"}
-        terms = stages.glossary_prompt_terms(s.translation, floor.language)
-        transcript = transcribe_task(ing, floor_audio.result(), opts, s.speech, home, floor.language,
-                                     "transcribe", terms)
-        track = cues_task(ing, transcript, opts, s.subtitles)
-        if track is not None:
+    request = LectureRequest(source=source, title=title, language=language, speaker=speaker, event=event,
+                             lecture_id=lecture_id, audio=tuple(audio or ()))
+    lecture: Lecture = t["ingest"](request, opts)
+    ing = lecture.ingested
+    ladder = t["ladder"].submit(ing, opts, s.ladder, home, lecture.roles)   # runs beside the speech chain
+    transcript, tracks, plans = None, [], ()
+    if (floor := lecture.floor) is not None:
+        floor_audio = t["audio"].submit(ing, opts, home, floor.stream)
+        interp_audio = {r.language: t["audio"].submit(ing, opts, home, r.stream) for r in lecture.interpretations}
+        transcript = t["transcribe"](ing, floor_audio.result(), opts, s.speech, home, floor.language, "transcribe",
+                                     stages.glossary_prompt_terms(s.translation, floor.language))
+        if (track := t["cues"](ing, transcript, opts, s.subtitles)) is not None:
             tracks.append(track)
-            route = partial(stages.argos_route_name, s.translation)
-            plans = plan_languages(transcript.language, s.translation.languages,
-                                   [r for r in roles if r.role == "interpretation"], route)
+            plans = stages.plan_lecture_languages(lecture, transcript, s.translation)
             for plan in plans:
                 if plan.source == "interpretation":
-                    role = next(r for r in roles if r.role == "interpretation" and r.language == plan.language)
-                    interp = transcribe_task(ing, interp_audio[role.stream].result(), opts, s.speech, home,
-                                             role.language, "transcribe",
-                                             stages.glossary_prompt_terms(s.translation, role.language))
-                    made = interpretation_task(ing, transcript, interp, opts, s.subtitles,
+                    spoken = t["transcribe"](ing, interp_audio[plan.language].result(), opts, s.speech, home,
+                                             plan.language, "transcribe",
+                                             stages.glossary_prompt_terms(s.translation, plan.language))
+                    made = t["interpretation"](ing, transcript, spoken, opts, s.subtitles,
                                                s.translation.max_interpreter_lag_ms)
                 elif plan.source == "machine-translation":
-                    made = machine_translation_task(ing, transcript, plan.language, opts, s.subtitles,
-                                                    s.translation, plan.detail)
+                    made = t["machine-translation"](ing, transcript, plan.language, opts, s.subtitles, s.translation,
+                                                    plan.detail)
                 elif plan.source == "speech-translation":
-                    spoken = transcribe_task(ing, floor_audio.result(), opts, s.speech, home, transcript.language,
+                    spoken = t["transcribe"](ing, floor_audio.result(), opts, s.speech, home, transcript.language,
                                              "translate", ())
-                    made = cues_task(ing, spoken, opts, s.subtitles, "speech-translation")
-                else:
+                    made = t["cues"](ing, spoken, opts, s.subtitles, "speech-translation")
+                else:   # asr (the floor, made above) or missing (reported in the record's plans)
                     made = None
                 if made is not None:
                     tracks.append(made)
-    notes = stages.lecture_notes(ing, transcript, track, plans)
-    return publish_task(ing, title, speaker, event, ladder.result(), tuple(tracks), transcript, notes, opts, home,
-                        language, plans, roles)
+    record = PublishRecord(lecture=lecture, ladder=ladder.result(), transcript=transcript, tracks=tuple(tracks),
+                           plans=plans)
+    return t["publish"](record, opts, home)

@@ -1,6 +1,7 @@
 """Every object key medialib writes, in one place: the storage layout of DESIGN.md as functions.
 
     archive bucket (private)   originals/<lecture-id>/<sha256><ext>
+                               lectures/<lecture-id>/publish.json what the bundle is made from
                                work/by-sha256/<sha256>.json       which lecture the bytes became
                                work/<lecture-id>/...              intermediate artifacts (a cache)
     publish bucket             lectures/<lecture-id>/...          one bundle per lecture
@@ -47,3 +48,8 @@ def track(lecture_id: str, language: str, origin: str, digest: str) -> str:
 
 def bundle_prefix(lecture_id: str) -> str:
     return f"{LECTURES}/{lecture_id}"
+
+
+def publish_record(lecture_id: str) -> str:
+    """In the archive bucket, outside work/ (a cache that may be cleaned), like the original."""
+    return f"{LECTURES}/{lecture_id}/publish.json"

@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     lec = sub.add_parser("lectures", help="published lectures")
     lec_sub = lec.add_subparsers(dest="action", required=True, metavar="ACTION")
     lec_sub.add_parser("list", help="list published lectures with their player URLs")
+    rep = lec_sub.add_parser("republish", help="rebuild pages, playlists and subtitles from what is stored "
+                                               "(no transcoding or transcription), sending only what changed")
+    which = rep.add_mutually_exclusive_group(required=True)
+    which.add_argument("lecture_id", nargs="?", metavar="ID", help="the lecture to republish")
+    which.add_argument("--all", action="store_true", help="every lecture in the catalog")
 
     mo = sub.add_parser("models", help="installed Whisper and Argos Translate models")
     mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "process":
             return _process(args)
         if args.command == "lectures":
-            return _lectures_list()
+            return _lectures_list() if args.action == "list" else _republish(args)
         if args.command == "storage":
             return _storage(args.action)
         if args.command == "models":
@@ -127,8 +132,8 @@ def _process(args) -> int:
     for v in published.violations:
         console.print(f"[yellow]glossary:[/yellow] {v}")
     console.print(f"published {published.lecture_id} in {time.monotonic() - started:.0f} s: "
-                  f"{published.uploaded} files sent ({published.uploaded_bytes / 1e6:.1f} MB), "
-                  f"{published.skipped} unchanged; subtitles: {', '.join(published.languages) or 'none'}")
+                  f"{published.uploaded_count} files sent ({published.uploaded_bytes / 1e6:.1f} MB), "
+                  f"{published.skipped_count} unchanged; subtitles: {', '.join(published.languages) or 'none'}")
     print(published.player_url)
     return 0
 
@@ -147,6 +152,18 @@ def _lectures_list() -> int:
     for e in catalog:
         langs = ",".join(e.get("languages") or []) or "-"
         print(f"{e['id']}\t{e.get('duration_s', 0):.0f} s\t{langs}\t{e.get('title', '')}\t{public_url(opts, e['player'])}")
+    return 0
+
+
+def _republish(args) -> int:
+    from medialib_flows.republish import republish_lectures
+
+    done = republish_lectures(None if args.all else [args.lecture_id])
+    for p in done:
+        print(f"{p.lecture_id}: {p.uploaded_count} files sent ({p.uploaded_bytes / 1e6:.2f} MB), "
+              f"{p.skipped_count} unchanged\t{p.player_url}")
+    if not done:
+        print("no lectures published yet; nothing to republish")
     return 0
 
 

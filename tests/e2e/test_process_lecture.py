@@ -145,7 +145,7 @@ def test_rerun_publishes_zero_bytes(published, lecture_clip):
     second = process_lecture(source=str(lecture_clip), title="Допрос: open questions", speaker="Instructor",
                              event="Test workshop")
     assert second.lecture_id == published.lecture_id
-    assert second.uploaded_bytes == 0 and second.uploaded == 0 and second.skipped > 10
+    assert second.uploaded_bytes == 0 and second.uploaded_count == 0 and second.skipped_count > 10
 
 
 def test_interrupted_run_resumes_without_transcribing_again(flow_harness, tmp_path, monkeypatch):
@@ -171,7 +171,7 @@ def test_interrupted_run_resumes_without_transcribing_again(flow_harness, tmp_pa
     monkeypatch.setattr(stages, "publish_stage", PUBLISH)
     done = process_lecture(source=str(src), title="Resume test")
     assert len(calls) == 1, "transcription ran again after the interruption"
-    assert done.uploaded > 0 and done.languages == ("en",)
+    assert done.uploaded_count > 0 and done.languages == ("en",)
 
 
 PUBLISH = stages.publish_stage
@@ -196,3 +196,57 @@ def test_player_page_plays_with_subtitles_in_a_real_browser(published):
     assert report.played_s >= 4
     assert any(t.startswith("en") for t in report.subtitle_tracks)
     assert report.cues_seen, "no subtitle cue was shown while playing"
+
+
+def test_a_new_stage_version_recomputes_that_stage_and_reuses_the_rest(published, lecture_clip, monkeypatch):
+    """A cache filled by an older medialib is never read for a changed stage: its key moved."""
+    from medialib import subtitles
+    from medialib.pipeline import versions
+    from medialib_flows.process_lecture import process_lecture
+
+    calls = {"cues": 0, "transcribe": 0}
+    real_segment, real_transcribe = subtitles.segment_cues, speech.transcribe_audio
+
+    def count(name, real):
+        def counted(*a, **k):
+            calls[name] += 1
+            return real(*a, **k)
+        return counted
+
+    monkeypatch.setattr(subtitles, "segment_cues", count("cues", real_segment))
+    monkeypatch.setattr(speech, "transcribe_audio", count("transcribe", real_transcribe))
+    monkeypatch.setitem(versions.STAGES, "cues", versions.STAGES["cues"] + 1)
+    again = process_lecture(source=str(lecture_clip), title="Допрос: open questions", speaker="Instructor",
+                            event="Test workshop")
+    assert calls == {"cues": 1, "transcribe": 0}
+    assert again.lecture_id == published.lecture_id and again.uploaded_bytes == 0
+
+
+def test_republish_sends_the_changed_page_only(published, storage_opts, monkeypatch, capsys):
+    """`lectures republish` rebuilds from what is stored: no ffmpeg, no Whisper, no video bytes."""
+    from medialib import media
+    from medialib.publish import bundle
+    from medialib_app.cli import main
+
+    def must_not_run(*a, **k):
+        raise AssertionError("republish must not transcode or transcribe")
+
+    real_page = bundle.render_player_page
+    monkeypatch.setattr(bundle, "render_player_page", lambda info: real_page(info).replace(
+        "</body>", "<!-- player fix --></body>"))
+    monkeypatch.setattr(media, "transcode_ladder", must_not_run)
+    monkeypatch.setattr(speech, "transcribe_audio", must_not_run)
+    assert main(["lectures", "republish", published.lecture_id]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{published.lecture_id}: 1 files sent") and published.player_url in out
+    assert b"<!-- player fix -->" in fetch(published.player_url)
+    assert main(["lectures", "republish", "--all"]) == 0
+    assert f"{published.lecture_id}: 0 files sent" in capsys.readouterr().out
+
+
+def test_republish_of_an_unknown_lecture_says_what_to_do(flow_harness, capsys):
+    from medialib_app.cli import main
+
+    assert main(["lectures", "republish", "never-published-1234"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("medialib: error: never-published-1234: no publish record") and "\n" == err[-1]

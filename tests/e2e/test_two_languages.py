@@ -17,7 +17,6 @@ import pytest
 from argos_fixture import build_argos_package, make_argosmodel
 from interpretation_fixture import make_two_track_recording
 
-from medialib import models
 from medialib.translate import install
 from medialib.config import load_settings
 from medialib.subtitles.formats import parse_subtitles

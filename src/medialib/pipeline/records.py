@@ -1,4 +1,11 @@
-"""What stages hand each other: small records (ids, keys, digests) that any worker can take and a workflow engine can cache.
+"""What stages hand each other: small records (ids, keys, digests) that any worker can take
+and a workflow engine can cache.
+
+    LectureRequest --ingest--> Lecture --ladder, audio, transcribe, cues, languages-->
+    PublishRecord (everything a bundle is made from) --publish--> Published
+
+The PublishRecord is also kept as JSON in the archive bucket, so a lecture can be
+republished (a player fix, a corrected track) without transcoding or transcribing again.
 """
 
 from __future__ import annotations
@@ -7,9 +14,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from medialib import media
-from medialib.pipeline.plan import LanguagePlan
+from medialib.pipeline.plan import AudioRole, LanguagePlan
 
 Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class LectureRequest:
+    """What staff asked for: one recording and what they said about it."""
+
+    source: str                # the recording's path on the machine that submits it
+    title: str
+    language: str | None = None
+    speaker: str | None = None
+    event: str | None = None
+    lecture_id: str | None = None
+    audio: tuple[str, ...] = ()   # stream roles, e.g. ("0:floor", "1:interpretation:ru")
 
 
 @dataclass(frozen=True)
@@ -33,7 +53,7 @@ class LadderResult:
 class TranscriptResult:
     key: str
     language: str
-    words: int
+    word_count: int
     dropped_segments: int
 
 
@@ -42,7 +62,7 @@ class TrackResult:
     key: str                   # track JSON (cues with provenance) in the archive bucket
     language: str
     origin: str                # asr | interpretation | machine-translation | speech-translation
-    cues: int
+    cue_count: int
     model: str = ""
     violations: tuple[str, ...] = ()   # glossary terms the translation lost
     detail: str = ""           # e.g. the interpreter's lag, the Argos route
@@ -54,9 +74,40 @@ class Published:
     player_url: str
     master_url: str
     uploaded_bytes: int
-    uploaded: int
-    skipped: int
+    uploaded_count: int
+    skipped_count: int
     languages: tuple[str, ...]
     notes: tuple[str, ...]
     missing: tuple[LanguagePlan, ...] = ()    # languages that could not be made, with the fix
     violations: tuple[str, ...] = ()          # glossary terms lost in machine translation
+
+
+@dataclass(frozen=True)
+class Lecture:
+    """A recording on its way: the request, what ingest found, and what each audio stream carries."""
+
+    request: LectureRequest
+    ingested: Ingested
+    roles: tuple[AudioRole, ...]
+
+    @property
+    def floor(self) -> AudioRole | None:
+        return next((r for r in self.roles if r.role == "floor"), None)
+
+    @property
+    def interpretations(self) -> tuple[AudioRole, ...]:
+        return tuple(r for r in self.roles if r.role == "interpretation")
+
+    def interpretation(self, language: str) -> AudioRole:
+        return next(r for r in self.interpretations if r.language == language)
+
+
+@dataclass(frozen=True)
+class PublishRecord:
+    """Everything a lecture's bundle is made from; kept (as JSON) for republishing."""
+
+    lecture: Lecture
+    ladder: LadderResult
+    transcript: TranscriptResult | None     # the floor's, None when there is no audio
+    tracks: tuple[TrackResult, ...]         # one per subtitle language, the floor's first
+    plans: tuple[LanguagePlan, ...]         # where each language came from, or why it is missing

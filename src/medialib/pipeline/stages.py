@@ -23,15 +23,19 @@ from medialib.config import (
 )
 from medialib.errors import InputError
 from medialib.ids import check_lecture_id, file_sha256, make_lecture_id, options_digest
-from medialib.pipeline.plan import AudioRole, LanguagePlan
+from medialib.pipeline.plan import AudioRole, LanguagePlan, parse_audio_roles, plan_languages
 from medialib.pipeline.records import (
     Ingested,
     LadderResult,
+    Lecture,
+    LectureRequest,
     Progress,
     Published,
+    PublishRecord,
     TrackResult,
     TranscriptResult,
 )
+from medialib.recordjson import from_jsonable, to_jsonable
 from medialib.publish import catalog, upload
 from medialib.publish.bundle import LectureMeta, package_bundle
 
@@ -71,6 +75,13 @@ def ingest_recording(path: Path, title: str, opts: StorageOptions, *, lecture_id
         progress(1.0)
     return Ingested(lecture_id=lecture_id, sha256=sha, archive_key=key, info=info, local_path=str(path),
                     existing=existing)
+
+
+def start_lecture(request: LectureRequest, opts: StorageOptions, *, progress: Progress | None = None) -> Lecture:
+    """Ingest the recording and settle what each of its audio streams carries."""
+    ing = ingest_recording(Path(request.source), request.title, opts, lecture_id=request.lecture_id,
+                           progress=progress)
+    return Lecture(request=request, ingested=ing, roles=parse_audio_roles(request.audio, ing.info, request.language))
 
 
 def fetch_original(ing: Ingested, opts: StorageOptions, home: Path) -> Path:
@@ -139,7 +150,7 @@ def transcribe_stage(audio_key: str, lecture_id: str, opts: StorageOptions, spee
     key = keys.transcript(lecture_id, stem, task, options_digest(speech_opts, language, prompt_terms))
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
                       json.dumps(transcript.to_json(), ensure_ascii=False).encode(), content_type="application/json")
-    return TranscriptResult(key=key, language=transcript.language, words=len(transcript.words),
+    return TranscriptResult(key=key, language=transcript.language, word_count=len(transcript.words),
                             dropped_segments=transcript.dropped_segments)
 
 
@@ -162,7 +173,7 @@ def _save_track(opts: StorageOptions, lecture_id: str, track: subtitles.Track, d
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
                       json.dumps(subtitles.track_to_dict(track), ensure_ascii=False).encode(),
                       content_type="application/json")
-    return TrackResult(key=key, language=track.language, origin=track.origin, cues=len(track.cues),
+    return TrackResult(key=key, language=track.language, origin=track.origin, cue_count=len(track.cues),
                        model=track.model, violations=violations, detail=detail)
 
 
@@ -217,6 +228,13 @@ def machine_translation_stage(floor: TranscriptResult, dst: str, lecture_id: str
     return _save_track(opts, lecture_id, track, digest, violations=tuple(violations), detail=translator.model)
 
 
+def plan_lecture_languages(lecture: Lecture, transcript: TranscriptResult,
+                           tr_opts: TranslationOptions) -> tuple[LanguagePlan, ...]:
+    """Which source makes each subtitle language: the floor, an interpreter, MT, Whisper, or none."""
+    return plan_languages(transcript.language, tr_opts.languages, lecture.interpretations,
+                          lambda src, dst: argos_route_name(tr_opts, src, dst))
+
+
 def argos_route_name(tr_opts: TranslationOptions, src: str, dst: str) -> str | None:
     """'en->ru' or 'ru->en->de' when installed packages can translate src to dst, else None."""
     from medialib import translate
@@ -237,60 +255,94 @@ def glossary_prompt_terms(tr_opts: TranslationOptions, language: str | None) -> 
     return load_glossary(tr_opts.glossary_path()).prompt_terms(language)
 
 
-def lecture_notes(ing: Ingested, transcript: TranscriptResult | None, track: TrackResult | None,
-                  plans: tuple[LanguagePlan, ...] = ()) -> tuple[str, ...]:
+def lecture_notes(record: PublishRecord) -> tuple[str, ...]:
     """What learners should know about what is (not) in the bundle."""
     from medialib.languages import language_name
 
-    if not ing.info.has_audio:
+    if not record.lecture.ingested.info.has_audio:
         return ("The recording has no sound, so it is published without subtitles.",)
-    if track is None:
+    if not record.tracks:
         return ("No speech was found in the recording, so it is published without subtitles.",)
-    missing = [language_name(p.language) for p in plans if p.source == "missing"]
+    missing = [language_name(p.language) for p in record.plans if p.source == "missing"]
     if missing:
         return (f"Subtitles in {', '.join(missing)} are not available for this lecture yet.",)
     return ()
 
 
-def publish_stage(ing: Ingested, title: str, speaker: str | None, event: str | None, ladder: LadderResult,
-                  tracks: tuple[TrackResult, ...], transcript: TranscriptResult | None, notes: tuple[str, ...],
-                  opts: StorageOptions, home: Path, *, language: str | None = None,
-                  plans: tuple[LanguagePlan, ...] = (), audio_roles: tuple[AudioRole, ...] = (),
+def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
                   progress: Progress | None = None) -> Published:
-    """Package the bundle from work/ and publish it: media first, the master playlist as the switch."""
+    """Package the bundle from work/ and publish it: media first, the master playlist as the switch.
+
+    The record is kept beside the original first, so `republish` can rebuild this bundle
+    later from what is stored.
+    """
+    lecture, ing, request = record.lecture, record.lecture.ingested, record.lecture.request
     client = storage.make_client(opts)
+    storage.put_bytes(client, opts.archive_bucket, keys.publish_record(ing.lecture_id),
+                      json.dumps({"schema": PUBLISH_RECORD_SCHEMA, "record": to_jsonable(record)},
+                                 ensure_ascii=False).encode(), content_type="application/json")
     work = work_dir_for(home, ing.sha256)
-    ladder_dir = work / "published-ladder" / Path(ladder.prefix).name
-    storage.download_tree(client, opts.archive_bucket, ladder.prefix, ladder_dir)
+    ladder_dir = work / "published-ladder" / Path(record.ladder.prefix).name
+    storage.download_tree(client, opts.archive_bucket, record.ladder.prefix, ladder_dir)
     loaded_tracks = []
-    for tr in tracks:
+    for tr in record.tracks:
         data = storage.get_bytes(client, opts.archive_bucket, tr.key)
         if data is None:
             raise InputError(f"{tr.key}: subtitle track missing from the archive bucket; run the lecture again")
         loaded_tracks.append(subtitles.track_from_dict(json.loads(data)))
-    t = _load_transcript(opts, transcript.key) if transcript else None
-    meta = LectureMeta(lecture_id=ing.lecture_id, title=title, sha256=ing.sha256, speaker=speaker, event=event,
-                       language=language or (t.language if t and t.words else None))
+    t = _load_transcript(opts, record.transcript.key) if record.transcript else None
+    meta = LectureMeta(lecture_id=ing.lecture_id, title=request.title, sha256=ing.sha256, speaker=request.speaker,
+                       event=request.event, language=request.language or (t.language if t and t.words else None))
     bundle_dir = work / "bundle"
-    report = lecture_report(tracks, plans)
-    bundle = package_bundle(bundle_dir, meta, ing.info, ladder.ladder, ladder_dir, tuple(loaded_tracks), t,
-                            ladder_dir / "poster.jpg" if ladder.poster_key else None, notes, report=report)
+    shutil.rmtree(bundle_dir, ignore_errors=True)
+    bundle = package_bundle(bundle_dir, meta, ing.info, record.ladder.ladder, ladder_dir, tuple(loaded_tracks), t,
+                            ladder_dir / "poster.jpg" if record.ladder.poster_key else None, lecture_notes(record),
+                            report=lecture_report(record.tracks, record.plans))
     prefix = keys.bundle_prefix(ing.lecture_id)
     sent = upload.publish_bundle(client, opts, bundle.root, prefix,
-                                  progress=(lambda done, total: progress(done / total if total else 1.0))
-                                  if progress else None)
-    entry = {"id": ing.lecture_id, "title": title, "speaker": speaker, "event": event, "language": meta.language,
-             "duration_s": round(ing.info.duration_s, 3), "languages": list(bundle.languages),
-             "player": f"{prefix}/index.html", "master": f"{prefix}/master.m3u8",
+                                 progress=(lambda done, total: progress(done / total if total else 1.0))
+                                 if progress else None)
+    entry = {"id": ing.lecture_id, "title": request.title, "speaker": request.speaker, "event": request.event,
+             "language": meta.language, "duration_s": round(ing.info.duration_s, 3),
+             "languages": list(bundle.languages), "player": f"{prefix}/index.html", "master": f"{prefix}/master.m3u8",
              "poster": f"{prefix}/poster.jpg" if (bundle.root / "poster.jpg").exists() else None}
     _update_catalog_if_changed(client, opts, entry)
     shutil.rmtree(bundle_dir, ignore_errors=True)
     return Published(lecture_id=ing.lecture_id, player_url=storage.public_url(opts, f"{prefix}/index.html"),
                      master_url=storage.public_url(opts, f"{prefix}/master.m3u8"),
-                     uploaded_bytes=sent.uploaded_bytes, uploaded=len(sent.uploaded), skipped=len(sent.skipped),
-                     languages=bundle.languages, notes=bundle.notes,
-                     missing=tuple(p for p in plans if p.source == "missing"),
-                     violations=tuple(v for tr in tracks for v in tr.violations))
+                     uploaded_bytes=sent.uploaded_bytes, uploaded_count=len(sent.uploaded),
+                     skipped_count=len(sent.skipped), languages=bundle.languages, notes=bundle.notes,
+                     missing=tuple(p for p in record.plans if p.source == "missing"),
+                     violations=tuple(v for tr in record.tracks for v in tr.violations))
+
+
+PUBLISH_RECORD_SCHEMA = 1   # bump when PublishRecord (or a record inside it) changes shape
+
+
+def load_publish_record(lecture_id: str, opts: StorageOptions) -> PublishRecord:
+    """What a lecture was last published from; InputError when it was never published here."""
+    check_lecture_id(lecture_id)
+    key = keys.publish_record(lecture_id)
+    data = storage.get_bytes(storage.make_client(opts), opts.archive_bucket, key)
+    if data is None:
+        raise InputError(f"{lecture_id}: no publish record in bucket {opts.archive_bucket!r} ({key}); "
+                         "it was never published, or was published by a medialib older than 0.2: "
+                         "process the recording again")
+    stored = json.loads(data)
+    if stored.get("schema") != PUBLISH_RECORD_SCHEMA:
+        raise InputError(f"{key}: publish record schema {stored.get('schema')!r}, this medialib reads "
+                         f"{PUBLISH_RECORD_SCHEMA}; process the recording again")
+    return from_jsonable(PublishRecord, stored["record"], key)
+
+
+def republish_lecture(lecture_id: str, opts: StorageOptions, home: Path, *,
+                      progress: Progress | None = None) -> Published:
+    """Rebuild the page, playlists and subtitles from what is stored and send what changed.
+
+    Nothing is transcoded or transcribed: the renditions, tracks and transcript are read
+    from work/ in the archive bucket; unchanged objects (the segments) are not sent again.
+    """
+    return publish_stage(load_publish_record(lecture_id, opts), opts, home, progress=progress)
 
 
 def lecture_report(tracks: tuple[TrackResult, ...], plans: tuple[LanguagePlan, ...]) -> dict:
@@ -298,7 +350,7 @@ def lecture_report(tracks: tuple[TrackResult, ...], plans: tuple[LanguagePlan, .
     return {
         "languages": [{"language": p.language, "source": p.source, "detail": p.detail, "fix": p.fix or None}
                       for p in plans],
-        "tracks": [{"language": t.language, "origin": t.origin, "model": t.model, "cues": t.cues,
+        "tracks": [{"language": t.language, "origin": t.origin, "model": t.model, "cues": t.cue_count,
                     "detail": t.detail} for t in tracks],
         "glossary_violations": {t.language: list(t.violations) for t in tracks if t.violations},
     }

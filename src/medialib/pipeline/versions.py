@@ -1,0 +1,26 @@
+"""Cache versions: part of every cached stage's key, so a changed record or algorithm is never
+served from a cache that an older medialib filled.
+
+A run over a $MEDIALIB_HOME made by an older version then recomputes what changed (and
+reuses the rest): it never unpickles a record whose class has moved or changed shape.
+Bump RECORDS when a stage record (pipeline/records.py, or one inside it) changes shape;
+bump a stage's number when its output changes for the same input.
+"""
+
+from __future__ import annotations
+
+RECORDS = 2   # 2: the library reshaped into sub-packages (records moved, count fields renamed)
+
+STAGES = {
+    "ladder": 1,
+    "audio": 1,
+    "transcribe": 1,
+    "cues": 1,
+    "interpretation": 1,
+    "machine-translation": 1,
+}
+
+
+def cache_version(stage: str) -> str:
+    """'r2.s1': the records' shape and the stage's algorithm, for the stage's cache key."""
+    return f"r{RECORDS}.s{STAGES[stage]}"
