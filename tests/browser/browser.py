@@ -6,6 +6,7 @@ Playwright's own browser download does not work here, so this drives /usr/bin/ch
     from browser import chromium_available, open_player   # tests/browser on sys.path
     report = open_player("http://127.0.0.1:8123/lectures/x/index.html")
     assert not report.errors and report.played_s >= 3
+    choice = choose_audio(url, "ru")   # the interpreter's channel, chosen with the keyboard
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,16 +100,11 @@ def chromium_available() -> bool:
     return chromium_path() is not None
 
 
-def open_player(
-    url: str,
-    *,
-    play_s: float = 6.0,
-    screenshot: Path | None = None,
-    timeout_s: float = 30.0,
-) -> PlayerReport:
-    """Load the page, start playback muted (autoplay policy allows that), wait play_s, report.
+@contextmanager
+def _player_page(url: str, timeout_s: float):
+    """A fresh chromium profile with `url` loaded and playing muted (autoplay allows that).
 
-    `screenshot`, if given, is written just before the report is taken.
+    Yields (page, errors, requests); errors and requests keep growing while the page lives.
     """
     from playwright.sync_api import sync_playwright
 
@@ -142,24 +139,147 @@ def open_player(
                   v.play().catch((e) => { window.__medialibPlayError = String(e); });
                 }"""
             )
-            page.wait_for_timeout(play_s * 1000)
-            if screenshot is not None:
-                page.screenshot(path=str(screenshot))
-            state = page.evaluate(_STATE)
+            yield page, errors, requests
         finally:
             context.close()
 
+
+def _page_errors(state: dict, errors: list[str]) -> tuple[str, ...]:
+    out = list(errors)
     for detail in state["errors"]:
         # player.js also logs its fatal errors to the console; keep each once.
-        if f"console: {detail}" not in errors:
-            errors.append(detail)
+        if f"console: {detail}" not in out:
+            out.append(detail)
     if state["playError"]:
-        errors.append(f"play(): {state['playError']}")
+        out.append(f"play(): {state['playError']}")
+    return tuple(out)
+
+
+def open_player(
+    url: str,
+    *,
+    play_s: float = 6.0,
+    screenshot: Path | None = None,
+    timeout_s: float = 30.0,
+) -> PlayerReport:
+    """Load the page, start playback muted, wait play_s, report.
+
+    `screenshot`, if given, is written just before the report is taken.
+    """
+    with _player_page(url, timeout_s) as (page, errors, requests):
+        page.wait_for_timeout(play_s * 1000)
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot))
+        state = page.evaluate(_STATE)
     return PlayerReport(
         played_s=float(state["played"]),
-        errors=tuple(errors),
+        errors=_page_errors(state, errors),
         subtitle_tracks=tuple(state["tracks"]),
         cues_seen=tuple(state["cues"]),
         selected_subtitle=state["selected"],
+        requests=tuple(requests),
+    )
+
+
+@dataclass(frozen=True)
+class AudioChoiceReport:
+    """What happened when a learner chose an audio track with the keyboard.
+
+    Tracks are named "<language>:<name>" as the selector shows them, e.g.
+    "ru:Русский (синхронный перевод)"; hls.js's own state is read beside the page's.
+    """
+
+    label: str  # the text of the selector's <label>
+    options: tuple[str, ...]  # the selector's options, "<lang attribute>:<text>"
+    hls_tracks: tuple[str, ...]  # hls.audioTracks, "<lang>:<name>"
+    playing_before: str  # hls.audioTracks[hls.audioTrack] before the choice
+    playing_after: str  # ... and after it
+    selected_after: str  # the selector's option after the choice
+    media_time_at_switch_s: float  # video.currentTime when hls.js reported the switch
+    media_time_after_s: float  # video.currentTime play_s later
+    paused_after: bool
+    errors: tuple[str, ...]
+    requests: tuple[str, ...] = ()
+
+
+_AUDIO_STATE = """
+() => {
+  const hls = window.medialibPlayer.hls, video = window.medialibPlayer.video;
+  const select = document.getElementById("audio-select");
+  const name = (t) => (t ? t.lang + ":" + t.name : "");
+  return {
+    label: document.querySelector('label[for="audio-select"]').textContent.trim(),
+    options: Array.from(select.options, (o) => o.lang + ":" + o.textContent),
+    selected: select.selectedIndex >= 0 ? select.options[select.selectedIndex].lang + ":" +
+      select.options[select.selectedIndex].textContent : "",
+    hlsTracks: hls.audioTracks.map(name),
+    playing: name(hls.audioTracks[hls.audioTrack]),
+    time: video.currentTime,
+    paused: video.paused,
+    errors: (window.medialibPlayer.errors || []).slice(),
+    playError: window.__medialibPlayError || null,
+  };
+}
+"""
+
+
+def choose_audio(url: str, language: str, *, play_s: float = 4.0, timeout_s: float = 30.0) -> AudioChoiceReport:
+    """Load the page, wait for the audio selector, choose `language` with the keyboard, play on.
+
+    The selector is reached by Tab from the page (as a keyboard user would) and moved with
+    ArrowDown until its option's lang is `language`; then this waits for hls.js to report
+    the switch (AUDIO_TRACK_SWITCHED) and lets the lecture play for play_s.
+    """
+    with _player_page(url, timeout_s) as (page, errors, requests):
+        page.evaluate(
+            """() => {
+              window.__medialibAudioSwitches = [];
+              const hls = window.medialibPlayer.hls;
+              hls.on(window.Hls.Events.AUDIO_TRACK_SWITCHED, (e, d) =>
+                window.__medialibAudioSwitches.push({ id: d.id, time: window.medialibPlayer.video.currentTime }));
+            }"""
+        )
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            page.wait_for_selector("#audio-select", state="visible")
+        except PlaywrightTimeout:
+            state = page.evaluate(_AUDIO_STATE)
+            raise AssertionError(
+                f"the audio selector was never shown; hls.audioTracks={state['hlsTracks']}, "
+                f"options={state['options']}, errors={_page_errors(state, errors)}"
+            ) from None
+        page.wait_for_function("() => window.medialibPlayer.video.currentTime > 0.5")
+        before = page.evaluate(_AUDIO_STATE)
+        for _ in range(30):  # past the links and the video's own controls
+            if page.evaluate("() => document.activeElement && document.activeElement.id") == "audio-select":
+                break
+            page.keyboard.press("Tab")
+        else:
+            raise AssertionError("the audio selector cannot be reached with the Tab key")
+        for _ in range(len(before["options"])):
+            if page.evaluate("() => { const s = document.getElementById('audio-select');"
+                             " return s.options[s.selectedIndex].lang; }") == language:
+                break
+            page.keyboard.press("ArrowDown")
+        page.wait_for_function(
+            "(lang) => window.__medialibAudioSwitches.some("
+            "(s) => window.medialibPlayer.hls.audioTracks[s.id].lang === lang)",
+            arg=language,
+        )
+        switch = page.evaluate("() => window.__medialibAudioSwitches.slice(-1)[0]")
+        page.wait_for_timeout(play_s * 1000)
+        after = page.evaluate(_AUDIO_STATE)
+    return AudioChoiceReport(
+        label=before["label"],
+        options=tuple(before["options"]),
+        hls_tracks=tuple(before["hlsTracks"]),
+        playing_before=before["playing"],
+        playing_after=after["playing"],
+        selected_after=after["selected"],
+        media_time_at_switch_s=float(switch["time"]),
+        media_time_after_s=float(after["time"]),
+        paused_after=bool(after["paused"]),
+        errors=_page_errors(after, errors),
         requests=tuple(requests),
     )

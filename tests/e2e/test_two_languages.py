@@ -86,6 +86,29 @@ def test_interpretation_cues_follow_the_rules_and_never_precede_the_floor(interp
     assert "interpreter lag" in next(t for t in manifest["report"]["tracks"] if t["language"] == "ru")["detail"]
 
 
+@pytest.mark.browser
+def test_learner_switches_to_the_interpreter_with_the_keyboard_and_playback_continues(interpreted):
+    from browser import chromium_available, choose_audio
+
+    if not chromium_available():
+        pytest.fail("Debian's chromium is missing: run the tests through `./run test`, which installs it")
+    choice = choose_audio(interpreted.player_url, "ru", play_s=4.0)
+    assert choice.errors == ()
+    # offered once hls.js knows the tracks, labelled, each option in its own language
+    assert choice.label == "Audio"
+    assert choice.options == choice.hls_tracks == ("en:English", "ru:Русский (синхронный перевод)")
+    assert choice.playing_before == "en:English"
+    # the keyboard choice reached hls.js, and the page shows what plays
+    assert choice.playing_after == choice.selected_after == "ru:Русский (синхронный перевод)"
+    master = m3u8.parse(bundle(interpreted, "master.m3u8").decode(), strict=True)
+    ru_folder = next(m for m in master["media"] if m["type"] == "AUDIO" and m["language"] == "ru")["uri"]
+    ru_folder = ru_folder.rsplit("/", 1)[0] + "/"
+    assert any(ru_folder + "seg_" in u for u in choice.requests), "no Russian audio segment was loaded"
+    # and the lecture went on playing in Russian
+    assert not choice.paused_after
+    assert choice.media_time_after_s - choice.media_time_at_switch_s >= 2.5
+
+
 def test_russian_only_lecture_gets_english_from_speech_translation(flow_harness, tmp_path):
     from medialib_flows.process_lecture import process_lecture
 

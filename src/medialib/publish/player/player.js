@@ -1,7 +1,8 @@
 // medialib player page: plays the bundle's master.m3u8 with hls.js where Media Source
 // Extensions exist, else natively (Safari, iOS), and lets the learner pick a subtitle
-// language. Plain ES2017, no build step. The lecture comes from the JSON block that
-// medialib/page.py writes into index.html.
+// language and, when the lecture has an interpreter's channel, the audio. Plain ES2017,
+// no build step. The lecture comes from the JSON block that medialib/page.py writes
+// into index.html.
 (function () {
   "use strict";
 
@@ -12,6 +13,8 @@
   var video = document.getElementById("video");
   var select = document.getElementById("subtitle-select");
   var message = document.getElementById("player-message");
+  var audioToolbar = document.getElementById("audio-toolbar");
+  var audioSelect = document.getElementById("audio-select");
 
   // Tests (and curious learners in the console) reach the player here.
   var api = { hls: null, video: video, errors: [] };
@@ -89,22 +92,75 @@
   }
 
   // The floor audio and, where the recording has one, the interpreter's channel
-  // ("Русский (синхронный перевод)"): offered only when there is a choice.
-  function offerAudioTracks(hls) {
-    var audioSelect = document.getElementById("audio-select");
-    var tracks = hls.audioTracks || [];
-    if (!audioSelect || tracks.length < 2) return;
+  // ("Русский (синхронный перевод)"): offered only when there is a choice. The tracks
+  // become known after the page starts (hls.js: AUDIO_TRACKS_UPDATED; Safari: addtrack),
+  // and may be announced again, so the options are rebuilt from scratch each time.
+  // tracks: [{name, lang}] in the player's order; current: the index playing, -1 if unknown.
+  function showAudioChoice(tracks, current) {
+    if (!audioSelect || !audioToolbar) return;
+    while (audioSelect.firstChild) audioSelect.removeChild(audioSelect.firstChild);
     tracks.forEach(function (t, i) {
       var option = document.createElement("option");
       option.value = String(i);
-      option.textContent = t.name;
+      option.textContent = t.name || t.lang || "Audio " + (i + 1);
       if (t.lang) option.lang = t.lang;
       audioSelect.appendChild(option);
     });
-    audioSelect.value = String(hls.audioTrack >= 0 ? hls.audioTrack : 0);
-    audioSelect.addEventListener("change", function () { hls.audioTrack = parseInt(audioSelect.value, 10); });
-    hls.on(window.Hls.Events.AUDIO_TRACK_SWITCHED, function (event, data) { audioSelect.value = String(data.id); });
-    document.getElementById("audio-toolbar").hidden = false;
+    showAudioTrack(current);
+    audioToolbar.hidden = tracks.length < 2;
+  }
+
+  function showAudioTrack(index) {
+    if (audioSelect && index >= 0 && index < audioSelect.options.length) audioSelect.value = String(index);
+  }
+
+  // switchTo(index) is how the selector changes the track on either playback path.
+  function listenForAudioChoice(switchTo) {
+    if (!audioSelect) return;
+    audioSelect.addEventListener("change", function () {
+      switchTo(parseInt(audioSelect.value, 10));
+    });
+  }
+
+  function offerAudioTracksHlsJs(hls) {
+    var Hls = window.Hls;
+    hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, function (event, data) {
+      showAudioChoice(
+        (data.audioTracks || []).map(function (t) { return { name: t.name, lang: t.lang }; }),
+        hls.audioTrack
+      );
+    });
+    hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, function (event, data) { showAudioTrack(data.id); });
+    listenForAudioChoice(function (index) { hls.audioTrack = index; });
+  }
+
+  // Safari and iOS list an HLS playlist's audio renditions in video.audioTracks; at most
+  // one is enabled. Browsers without that list (it is behind a flag in Chromium and
+  // Firefox) play the default rendition and show no selector.
+  function offerAudioTracksNatively() {
+    var list = video.audioTracks;
+    if (!list) return;
+    function current() {
+      for (var i = 0; i < list.length; i++) if (list[i].enabled) return i;
+      return -1;
+    }
+    function refresh() {
+      var tracks = [];
+      for (var i = 0; i < list.length; i++) {
+        tracks.push({ name: list[i].label, lang: list[i].language });
+      }
+      showAudioChoice(tracks, current());
+    }
+    list.addEventListener("addtrack", refresh);
+    list.addEventListener("removetrack", refresh);
+    // The browser's own audio menu changes the enabled track too: mirror it.
+    list.addEventListener("change", function () { showAudioTrack(current()); });
+    listenForAudioChoice(function (index) {
+      // Enable the new one first so there is no moment without sound.
+      if (list[index]) list[index].enabled = true;
+      for (var i = 0; i < list.length; i++) if (i !== index) list[i].enabled = false;
+    });
+    refresh();
   }
 
   function playWithHlsJs() {
@@ -122,8 +178,8 @@
     hls.on(Hls.Events.MANIFEST_PARSED, function () {
       // Without a preference hls.js would pick the DEFAULT=YES track itself.
       if (chosen === "off") hls.subtitleTrack = -1;
-      offerAudioTracks(hls);
     });
+    offerAudioTracksHlsJs(hls);
 
     // Keep the selector in step with hls.js, which also follows the browser's own
     // captions menu.
@@ -182,6 +238,7 @@
 
   function playNatively() {
     video.src = src;
+    offerAudioTracksNatively();
     var tracks = video.textTracks;
 
     // Safari lists the playlist's subtitle tracks as text tracks once it has read it.
