@@ -21,7 +21,7 @@ from medialib.config import (
     SubtitleRules,
     TranslationOptions,
 )
-from medialib.errors import InputError
+from medialib.errors import InputError, OperatorError
 from medialib.ids import check_lecture_id, file_sha256, make_lecture_id, options_digest
 from medialib.pipeline.plan import AudioRole, LanguagePlan
 from medialib.pipeline.records import (
@@ -83,8 +83,8 @@ def fetch_original(ing: Ingested, opts: StorageOptions, home: Path) -> Path:
         client = storage.make_client(opts)
         data_dir = cached.parent
         if not storage.download_tree(client, opts.archive_bucket, ing.archive_key, data_dir):
-            raise InputError(f"{ing.archive_key}: the archived original is missing from bucket "
-                             f"{opts.archive_bucket!r}; ingest the recording again")
+            raise OperatorError(f"{ing.archive_key}: the archived original is missing from bucket "
+                                f"{opts.archive_bucket!r}; ingest the recording again")
         (data_dir / Path(ing.archive_key).name).replace(cached)
     return cached
 
@@ -124,7 +124,7 @@ def _local_copy(opts: StorageOptions, key: str, home: Path) -> Path:
     """A work object on this machine, downloaded unless already here."""
     dest_dir = Path(home) / "work" / "objects" / Path(key).parent
     if not storage.download_tree(storage.make_client(opts), opts.archive_bucket, key, dest_dir):
-        raise InputError(f"{key}: missing from bucket {opts.archive_bucket!r}; run the lecture again")
+        raise OperatorError(f"{key}: missing from bucket {opts.archive_bucket!r}; run the lecture again")
     return dest_dir / Path(key).name
 
 
@@ -146,7 +146,7 @@ def transcribe_stage(audio_key: str, lecture_id: str, opts: StorageOptions, spee
 def _load_transcript(opts: StorageOptions, key: str) -> speech.Transcript:
     data = storage.get_bytes(storage.make_client(opts), opts.archive_bucket, key)
     if data is None:
-        raise InputError(f"{key}: transcript missing from the archive bucket; run the lecture again")
+        raise OperatorError(f"{key}: transcript missing from the archive bucket; run the lecture again")
     return speech.Transcript.from_json(json.loads(data))
 
 
@@ -204,8 +204,8 @@ def machine_translation_stage(floor: TranscriptResult, dst: str, lecture_id: str
         return None
     route = translate.find_route(translate.installed_packages(tr_opts.argos_paths()), t.language, dst)
     if route is None:
-        raise InputError(f"no Argos package {t.language}->{dst} is installed; "
-                         f"run `medialib models install argos {t.language} {dst}`")
+        raise OperatorError(f"no Argos package {t.language}->{dst} is installed; "
+                            f"run `medialib models install argos {t.language} {dst}`")
     translator = translate.load_translator(route, tr_opts)
     terms = load_glossary(tr_opts.glossary_path()).terms(t.language, dst)
     sentences = translate.sentences_from_words(t.words)
@@ -266,7 +266,8 @@ def publish_stage(ing: Ingested, title: str, speaker: str | None, event: str | N
     for tr in tracks:
         data = storage.get_bytes(client, opts.archive_bucket, tr.key)
         if data is None:
-            raise InputError(f"{tr.key}: subtitle track missing from the archive bucket; run the lecture again")
+            raise OperatorError(f"{tr.key}: subtitle track missing from the archive bucket; "
+                                "run the lecture again")
         loaded_tracks.append(subtitles.track_from_dict(json.loads(data)))
     t = _load_transcript(opts, transcript.key) if transcript else None
     meta = LectureMeta(lecture_id=ing.lecture_id, title=title, sha256=ing.sha256, speaker=speaker, event=event,
