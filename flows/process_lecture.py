@@ -119,6 +119,7 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
 
     audio: stream roles, e.g. ["0:floor", "1:interpretation:ru"]; default: stream 0 is the floor.
     """
+    language = stages.check_request(Path(source), title, language=language, audio=audio or ())  # before any work
     s = settings()
     opts = resolve_storage(s)        # the embedded server starts here when no endpoint is configured
     home = medialib_home()

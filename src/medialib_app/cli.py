@@ -93,8 +93,10 @@ def _process(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    if not args.file.is_file():
-        raise InputError(f"{args.file}: no such file; check the path")
+    from medialib.pipeline.stages import check_request
+
+    # Fails in a second for a bad path, title or language, before Prefect starts or anything is stored.
+    check_request(args.file, args.title, language=args.language, audio=args.audio or ())
     console = Console(stderr=True)
     console.print(f"[bold]medialib[/bold] processing {args.file.name} (the first run also starts Prefect, ~20 s)")
     from medialib_flows.process_lecture import process_lecture

@@ -14,7 +14,7 @@ import sys
 import pytest
 from moto import mock_aws
 
-from medialib import storage
+from medialib import speech, storage
 from medialib.config import load_settings
 from medialib.errors import (
     ConfigError,
@@ -30,6 +30,17 @@ from medialib.pipeline import stages
 from medialib.pipeline.records import Ingested
 from medialib.speech import whisper
 from medialib.storage import embedded
+from medialib_app.cli import main
+
+WHISPER_CODES = ", ".join(sorted(whisper.whisper_languages()))
+
+
+@pytest.fixture(autouse=True)
+def _cli_env(monkeypatch):
+    """main() writes MEDIALIB_CONFIG and PREFECT_LOGGING_LEVEL into os.environ: put both back afterwards."""
+    for name in ("MEDIALIB_CONFIG", "PREFECT_LOGGING_LEVEL"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
 
 
 # ---------------------------------------------------------------- the tree
@@ -156,3 +167,70 @@ def test_missing_work_objects_are_operator_faults(moto_opts, tmp_path):
                     info=None, local_path=str(tmp_path / "gone.mp4"), existing=True)
     with pytest.raises(OperatorError, match=r"^originals/talk/x.mp4: the archived original is missing from bucket"):
         stages.fetch_original(gone, opts, tmp_path)
+
+
+# ---------------------------------------------------------------- early input checks
+
+
+def test_language_is_checked_against_whispers_codes():
+    assert speech.check_language("EN") == "en" and speech.check_language(None) is None
+    assert {"en", "ru", "uk", "de"} <= set(whisper.whisper_languages())
+    with pytest.raises(InputError) as e:
+        speech.check_language("xx")
+    assert str(e.value) == f"--language 'xx': not a language Whisper knows; use one of {WHISPER_CODES}"
+
+
+def test_a_folder_is_not_a_recording(tmp_path):
+    with pytest.raises(InputError) as e:
+        stages.check_request(tmp_path, "Talk")
+    assert type(e.value) is InputError
+    assert str(e.value) == f"{tmp_path}: is a folder, not a recording; pass one recording file"
+    with pytest.raises(NotFoundError, match="no such file; check the path"):
+        stages.check_request(tmp_path / "nope.mp4", "Talk")
+
+
+@pytest.fixture
+def recording(tmp_path):
+    p = tmp_path / "talk.mp4"
+    p.write_bytes(b"not probed: the checks come first")
+    return p
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--language", "xx"], f"--language 'xx': not a language Whisper knows; use one of {WHISPER_CODES}"),
+    (["--audio", "0:floor", "--audio", "1:interpretation:xx"],
+     f"--audio '1:interpretation:xx': language 'xx': not a language Whisper knows; use one of {WHISPER_CODES}"),
+])
+def test_cli_bad_language_is_one_line_exit_2_before_ingest(recording, monkeypatch, capsys, extra, message):
+    def no(*a, **kw):
+        raise AssertionError("nothing may be ingested or archived")
+
+    monkeypatch.setattr(stages, "ingest_recording", no)
+    monkeypatch.setattr(storage, "archive_original", no)
+    monkeypatch.setattr(embedded, "resolve_storage", no)
+    assert main(["process", str(recording), "--title", "Talk", *extra]) == 2
+    assert capsys.readouterr().err == f"medialib: error: {message}\n"
+
+
+def test_cli_folder_is_one_line_exit_2(tmp_path, capsys):
+    assert main(["process", str(tmp_path), "--title", "Talk"]) == 2
+    assert capsys.readouterr().err == (f"medialib: error: {tmp_path}: is a folder, not a recording; "
+                                       "pass one recording file\n")
+
+
+def test_flow_checks_the_language_before_storage_or_ingest(recording, tmp_path, monkeypatch, request):
+    """The flow's body (without Prefect's engine): a bad code stops it before anything starts or is stored."""
+    monkeypatch.setenv("MEDIALIB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    from medialib_flows import process_lecture as module
+
+    request.addfinalizer(module.settings.cache_clear)   # settings() is cached per process: forget this test's
+
+    started = []
+    monkeypatch.setattr(module, "resolve_storage", lambda s: started.append("storage"))
+    monkeypatch.setattr(module, "ingest_task", lambda *a, **kw: started.append("ingest"))
+    with pytest.raises(InputError, match=r"^--language 'xx': not a language Whisper knows; use one of af, am, "):
+        module.process_lecture.fn(source=str(recording), title="Talk", language="xx")
+    with pytest.raises(InputError, match=r"^--audio '0:floor:zz': language 'zz': not a language Whisper knows"):
+        module.process_lecture.fn(source=str(recording), title="Talk", audio=["0:floor:zz"])
+    assert started == []

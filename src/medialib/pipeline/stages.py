@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from medialib import keys, media, speech, storage, subtitles
@@ -21,9 +22,9 @@ from medialib.config import (
     SubtitleRules,
     TranslationOptions,
 )
-from medialib.errors import InputError, OperatorError
+from medialib.errors import InputError, NotFoundError, OperatorError
 from medialib.ids import check_lecture_id, file_sha256, make_lecture_id, options_digest
-from medialib.pipeline.plan import AudioRole, LanguagePlan
+from medialib.pipeline.plan import AudioRole, LanguagePlan, check_audio_specs
 from medialib.pipeline.records import (
     Ingested,
     LadderResult,
@@ -44,12 +45,46 @@ def work_dir_for(home: Path, sha256: str) -> Path:
     return d
 
 
+# What to do with a folder; one place, so a command for a whole event can be named here when it exists.
+FOLDER_HINT = "pass one recording file"
+
+
+def check_recording_path(path: Path) -> Path:
+    """The recording as a file path; NotFoundError when it is not there, InputError for a folder."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a recording; {FOLDER_HINT}")
+    if not path.is_file():
+        raise NotFoundError(f"{path}: no such file; check the path")
+    return path
+
+
+def _check_title(path: Path, title: str) -> None:
+    if not title or not title.strip():
+        raise InputError(f"{path.name}: a title is required; pass --title \"...\"")
+
+
+def check_request(path: Path, title: str, *, language: str | None = None,
+                  audio: Sequence[str] = ()) -> str | None:
+    """Everything about a request that can be wrong before a byte is archived or encoded.
+
+    The recording is a file, the title is not empty, the spoken language and the
+    languages in the --audio values are Whisper's. Returns the language, normalised
+    (lower case). The CLI calls this before starting the flow, and the flow again
+    before ingest, so a mistake costs a second, not a ladder encode.
+    """
+    path = check_recording_path(path)
+    _check_title(path, title)
+    language = speech.check_language(language)
+    check_audio_specs(audio or ())
+    return language
+
+
 def ingest_recording(path: Path, title: str, opts: StorageOptions, *, lecture_id: str | None = None,
                      progress: Progress | None = None) -> Ingested:
     """Probe and validate, hash, find or name the lecture, archive the original (idempotent)."""
-    path = Path(path).expanduser().resolve()
-    if not title or not title.strip():
-        raise InputError(f"{path.name}: a title is required; pass --title \"...\"")
+    path = check_recording_path(path).resolve()
+    _check_title(path, title)
     info = media.probe_media(path)  # raises InputError before anything is stored
     sha = file_sha256(path)
     client = storage.make_client(opts)
