@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import stat
 import sys
+from pathlib import Path
 
 import pytest
 from moto import mock_aws
@@ -234,3 +235,41 @@ def test_flow_checks_the_language_before_storage_or_ingest(recording, tmp_path, 
     with pytest.raises(InputError, match=r"^--audio '0:floor:zz': language 'zz': not a language Whisper knows"):
         module.process_lecture.fn(source=str(recording), title="Talk", audio=["0:floor:zz"])
     assert started == []
+
+
+# ---------------------------------------------------------------- the CLI's exit codes
+
+
+def test_cli_operator_fault_is_one_line_exit_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MEDIALIB_HOME", str(tmp_path))
+    monkeypatch.setenv("MEDIALIB_EMBEDDED__HOST", "0.0.0.0")
+    monkeypatch.delenv("MEDIALIB_STORAGE__ENDPOINT_URL", raising=False)
+    assert main(["storage", "up"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("medialib: error: embedded.host = '0.0.0.0': the embedded server only listens on "
+                          "loopback") and err.count("\n") == 1
+    assert not (tmp_path / "seaweedfs" / "server.json").exists()
+
+
+def test_cli_missing_config_file_is_exit_1(tmp_path, monkeypatch, capsys):
+    assert main(["--config", str(tmp_path / "nope.toml"), "lectures", "list"]) == 1
+    assert capsys.readouterr().err == (f"medialib: error: {tmp_path / 'nope.toml'}: config file not found; "
+                                       "check MEDIALIB_CONFIG or --config\n")
+
+
+def test_cli_operator_fault_from_inside_the_library_is_exit_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MEDIALIB_HOME", str(tmp_path))
+
+    def denied(settings):
+        raise OperatorError("download s3://medialib-publish/catalog.json at http://x: access denied; check the keys")
+
+    monkeypatch.setattr(embedded, "resolve_storage", denied)
+    assert main(["lectures", "list"]) == 1
+    assert capsys.readouterr().err == ("medialib: error: download s3://medialib-publish/catalog.json at http://x: "
+                                       "access denied; check the keys\n")
+
+
+def test_readme_states_the_exit_codes():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for phrase in ("exits 2", "exits 1", "130"):
+        assert phrase in readme
