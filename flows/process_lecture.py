@@ -141,6 +141,7 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
 
     audio: stream roles, e.g. ["0:floor", "1:interpretation:ru"]; default: stream 0 is the floor.
     """
+    language = stages.check_request(Path(source), title, language=language, audio=audio or ())  # before any work
     s = settings()
     t = _with_retries(s)
     opts = resolve_storage(s)        # the embedded server starts here when no endpoint is configured

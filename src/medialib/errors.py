@@ -1,9 +1,23 @@
 """The one error tree of medialib.
 
-    MedialibError            anything medialib raises on purpose
-    ├── InputError           the file or the user's data is wrong; retrying cannot help
-    ├── ToolError            an external tool (ffmpeg, weed) failed; argv and stderr tail attached
-    └── TransientError       network, throttling, a server still starting: the only thing retried
+    MedialibError            anything medialib raises on purpose                      500
+    ├── InputError           the user's file, data or request is wrong; fix it, retry   422
+    │   └── NotFoundError    the file, object or lecture asked for does not exist      404
+    ├── OperatorError        the installation or a service it needs is wrong (keys,     500
+    │   │                    buckets, ffmpeg, model weights, work objects); the
+    │   │                    operator must fix it, the user cannot, retrying cannot help
+    │   └── ConfigError      a setting is missing or invalid (config file, MEDIALIB_*)  500
+    ├── ToolError            an external tool (ffmpeg, weed) failed; argv and stderr    500
+    │                        tail attached
+    └── TransientError       network, throttling, a server still starting: the only     503
+                             thing retried
+
+The number is each class's `http_status`, a hint for web front ends: user mistakes
+are 4xx, operator and server faults 5xx, so a web app needs no table of its own. The CLI
+exits 2 for InputError and 1 for every other MedialibError.
+
+A bad setting is an operator fault: whoever runs medialib wrote it, and a user of the
+web app or of a shared installation cannot fix it.
 
 Messages name what failed, the value, and the next step, e.g.
 ``lecture.mov: no audio stream; re-export the recording with its sound track``.
@@ -17,17 +31,35 @@ from collections.abc import Sequence
 class MedialibError(Exception):
     """Base class: the CLI prints these as one line, without a traceback."""
 
+    http_status = 500
+
 
 class InputError(MedialibError):
     """The recording, its metadata or the user's request is wrong."""
 
+    http_status = 422
 
-class ConfigError(InputError):
+
+class NotFoundError(InputError):
+    """What the user asked for (a file, an object, a lecture) does not exist."""
+
+    http_status = 404
+
+
+class OperatorError(MedialibError):
+    """The installation, its settings or a service it depends on is wrong; only the operator can fix it."""
+
+    http_status = 500
+
+
+class ConfigError(OperatorError):
     """A setting is missing or invalid."""
 
 
 class ToolError(MedialibError):
     """An external program failed; keeps the command and the end of its stderr."""
+
+    http_status = 500
 
     def __init__(self, message: str, argv: Sequence[str] = (), stderr: str = "", returncode: int | None = None):
         super().__init__(message)
@@ -43,6 +75,8 @@ class ToolError(MedialibError):
 
 class TransientError(MedialibError):
     """A failure a retry can fix (network, throttling, a server starting up)."""
+
+    http_status = 503
 
 
 def is_transient(exc: BaseException) -> bool:

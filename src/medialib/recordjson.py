@@ -15,12 +15,12 @@ import typing
 from functools import cache
 from typing import Any, TypeVar
 
-from medialib.errors import MedialibError
+from medialib.errors import OperatorError
 
 T = TypeVar("T")
 
 
-class RecordError(MedialibError):
+class RecordError(OperatorError):
     """A stored record does not fit the current code: rebuild it (process the recording again)."""
 
 

@@ -1,7 +1,9 @@
 """The medialib command: process recordings, list lectures, run the embedded storage.
 
-Errors a user can fix print as one line (`medialib: error: ...`) with a non-zero exit;
-tracebacks are for bugs only.
+Every medialib error prints as one line (`medialib: error: ...`), without a traceback:
+exit 2 for the user's mistake (InputError: the file, a flag, the data), exit 1 for an
+operator or server fault (setup, settings, storage, tools, models, network), 130 when
+interrupted. Tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -83,12 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             return _storage(args.action)
         if args.command == "models":
             return _models(args)
-    except InputError as e:
+    except MedialibError as e:  # Prefect re-raises a task's own exception, so flow errors arrive typed
         print(f"medialib: error: {e}", file=sys.stderr)
-        return 2
-    except MedialibError as e:
-        print(f"medialib: error: {e}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, InputError) else 1
     except KeyboardInterrupt:
         print("medialib: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
@@ -99,8 +98,10 @@ def _process(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    if not args.file.is_file():
-        raise InputError(f"{args.file}: no such file; check the path")
+    from medialib.pipeline.stages import check_request
+
+    # Fails in a second for a bad path, title or language, before Prefect starts or anything is stored.
+    check_request(args.file, args.title, language=args.language, audio=args.audio or ())
     console = Console(stderr=True)
     console.print(f"[bold]medialib[/bold] processing {args.file.name} (the first run also starts Prefect, ~20 s)")
     from medialib_flows.process_lecture import process_lecture

@@ -19,7 +19,7 @@ from moto import mock_aws
 
 from medialib import storage
 from medialib.config import load_settings
-from medialib.errors import InputError, TransientError
+from medialib.errors import ConfigError, InputError, NotFoundError, OperatorError, TransientError
 from medialib.publish import catalog, upload
 
 
@@ -154,7 +154,7 @@ def test_client_is_path_style_sigv4_with_a_pool_for_the_workers(opts):
 
 
 def test_client_needs_an_endpoint(opts):
-    with pytest.raises(InputError, match="storage.endpoint_url is empty; call medialib.embedded.resolve_storage"):
+    with pytest.raises(ConfigError, match="storage.endpoint_url is empty; call medialib.embedded.resolve_storage"):
         storage.make_client(opts.model_copy(update={"endpoint_url": ""}))
 
 
@@ -195,8 +195,8 @@ def test_bucket_owned_by_someone_else(opts):
     with mock_aws():
         c = storage.make_client(opts)
         fail(c, "CreateBucket", "BucketAlreadyExists", 409)
-        with pytest.raises(InputError, match="bucket 'medialib-archive' at https://s3.amazonaws.com belongs to "
-                                             "someone else; choose another name"):
+        with pytest.raises(ConfigError, match="bucket 'medialib-archive' at https://s3.amazonaws.com belongs to "
+                                              "someone else; choose another name"):
             storage.ensure_buckets(c, opts)
 
 
@@ -291,7 +291,7 @@ def test_a_failed_segment_stops_before_any_playlist(client, opts, tmp_path):
     bundle = make_bundle(tmp_path / "b")
     puts = calls(client, "PutObject")
     fail(client, "PutObject", "AccessDenied", 403, when=lambda p: p["Key"].endswith("seg_001.m4s"))
-    with pytest.raises(InputError, match="access denied"):
+    with pytest.raises(OperatorError, match="access denied"):
         upload.publish_bundle(client, opts, bundle, "lectures/l1")
     assert not any(p["Key"].endswith((".m3u8", "manifest.json", "index.html")) for p in puts)
     assert storage.get_bytes(client, opts.publish_bucket, "lectures/l1/master.m3u8") is None
@@ -418,18 +418,18 @@ def test_busy_server_is_transient(client, opts, code, status):
 ])
 def test_credential_problems_say_what_to_check(client, opts, code, message):
     fail(client, "GetObject", code, 403)
-    with pytest.raises(InputError) as e:
+    with pytest.raises(OperatorError) as e:
         storage.get_bytes(client, opts.archive_bucket, "k")
     assert str(e.value) == f"download s3://medialib-archive/k at https://s3.amazonaws.com: {message}"
 
 
 def test_missing_bucket_names_the_bucket(client, opts, tmp_path):
-    with pytest.raises(InputError) as e:
+    with pytest.raises(OperatorError) as e:
         storage.get_bytes(client, "no-such-bucket", "k")
     assert str(e.value).startswith("download s3://no-such-bucket/k at https://s3.amazonaws.com: bucket "
                                    "'no-such-bucket' does not exist; check storage.archive_bucket")
     (tmp_path / "f.txt").write_text("x")
-    with pytest.raises(InputError, match="bucket 'no-such-bucket' does not exist"):   # through upload_file
+    with pytest.raises(OperatorError, match="bucket 'no-such-bucket' does not exist"):   # through upload_file
         storage.put_file(client, "no-such-bucket", "f.txt", tmp_path / "f.txt")
 
 
@@ -453,3 +453,36 @@ def test_wrap_errors_as_a_decorator():
         f()
     with pytest.raises(TransientError):
         f()   # a fresh context each call
+
+
+def test_missing_credentials_are_an_operator_fault(opts, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    c = storage.make_client(opts.model_copy(update={"access_key_id": "", "secret_access_key": ""}))
+    with pytest.raises(OperatorError) as e:
+        storage.get_bytes(c, opts.archive_bucket, "k")
+    assert str(e.value) == ("download s3://medialib-archive/k at https://s3.amazonaws.com: no S3 credentials; set "
+                            "storage.access_key_id and storage.secret_access_key (or AWS_* variables)")
+
+
+def test_a_missing_object_is_not_found_and_an_unknown_refusal_is_the_operators(client, opts):
+    fail(client, "HeadBucket", "NoSuchKey", 404)
+    with pytest.raises(NotFoundError, match="no such object"):
+        with storage.wrap_errors("check", bucket=opts.archive_bucket, key="k"):
+            client.head_bucket(Bucket=opts.archive_bucket)
+    fail(client, "GetObject", "InvalidBucketName", 400)
+    with pytest.raises(OperatorError, match=r"InvalidBucketName: simulated InvalidBucketName; check the storage "
+                                            r"settings$"):
+        storage.get_bytes(client, opts.archive_bucket, "k")
+
+
+def test_a_full_disk_is_an_operator_fault_and_a_missing_file_the_users(tmp_path):
+    with pytest.raises(OperatorError, match=r"^/x/y: No space left on device; check the folder's permissions"):
+        with storage.wrap_errors("download"):
+            raise OSError(28, "No space left on device", "/x/y")
+    with pytest.raises(InputError, match=r"^/x/gone.mp4: No such file or directory; check the path$"):
+        with storage.wrap_errors("archive"):
+            raise FileNotFoundError(2, "No such file or directory", "/x/gone.mp4")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from medialib.errors import InputError, ToolError
+from medialib.errors import OperatorError, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ def find_ffmpeg(configured: str = "") -> str:
         if "libx264" in out:
             return exe
         log.warning("%s has no libx264 encoder; trying the next ffmpeg", exe)
-    raise InputError("no ffmpeg with libx264 found; run `pip install imageio-ffmpeg` or install ffmpeg")
+    raise OperatorError(f"no ffmpeg with libx264 found (tried: {', '.join(candidates) or 'nothing on PATH'}); "
+                        "run `pip install imageio-ffmpeg` or install ffmpeg")
 
 
 @dataclass(frozen=True)

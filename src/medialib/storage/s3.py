@@ -6,7 +6,8 @@ nothing that is already there.
 
 Errors: every public function raises only medialib errors (see `wrap_errors`):
     TransientError   cannot connect, timeouts, 5xx, throttling (after boto3's own retries)
-    InputError       missing bucket, access denied, unknown key, bad signature, unreadable file
+    OperatorError    missing bucket, access denied, bad or missing keys, no endpoint, local disk
+    InputError       a bad prefix or key, a missing local file (NotFoundError: no such object)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from botocore.exceptions import (
 
 from medialib import keys
 from medialib.config import StorageOptions
-from medialib.errors import InputError
+from medialib.errors import ConfigError, InputError
 from medialib.storage.errors import endpoint_of, is_missing, wrap_errors
 from medialib.storage.serving import cache_control_for, content_type_for
 
@@ -62,8 +63,8 @@ class PublishReport:
 def make_client(opts: StorageOptions):
     """A thread-safe boto3 S3 client for opts' endpoint: path-style, SigV4, bounded retries."""
     if not opts.endpoint_url:
-        raise InputError("storage.endpoint_url is empty; call medialib.embedded.resolve_storage(settings) "
-                         "first, or set storage.endpoint_url")
+        raise ConfigError("storage.endpoint_url is empty; call medialib.embedded.resolve_storage(settings) "
+                          "first, or set storage.endpoint_url")
     config = Config(
         signature_version="s3v4",
         # Path-style works on every S3 service and on loopback/IP endpoints without DNS tricks.

@@ -15,7 +15,7 @@ from botocore.exceptions import (
 
 from medialib import keys
 from medialib.config import StorageOptions
-from medialib.errors import InputError
+from medialib.errors import ConfigError
 from medialib.storage.errors import (
     ACCESS_CODES,
     endpoint_of,
@@ -72,8 +72,8 @@ def _ensure_bucket(client, bucket: str, region: str, endpoint: str) -> None:
         if error_code(e) == "BucketAlreadyOwnedByYou":
             return   # another worker made it a moment ago
         if error_code(e) == "BucketAlreadyExists":
-            raise InputError(f"bucket {bucket!r} at {endpoint} belongs to someone else; choose another name "
-                             "in storage.archive_bucket / storage.publish_bucket") from e
+            raise ConfigError(f"bucket {bucket!r} at {endpoint} belongs to someone else; choose another name "
+                              "in storage.archive_bucket / storage.publish_bucket") from e
         raise
 
 
