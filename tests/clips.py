@@ -21,17 +21,39 @@ LECTURE_TEXT = (
     "At the end, summarise the account and check it with the witness."
 )
 
+# Spontaneous-sounding short sentences, each with the pause after it (ms): spoken at 300
+# words a minute, a short sentence then has less time before the next one than its
+# characters need at 20 chars/s, and a long pause further back to borrow from.
+FAST_SPEECH = (
+    ("Okay.", 1500),
+    ("There's nothing going on.", 420),
+    ("We looked everywhere in the building and found nobody at all.", 1700),
+    ("Nobody said a single word.", 420),
+    ("They all just sat there and waited for someone else to start.", 1700),
+    ("Where did you put the keys?", 420),
+    ("I have no idea, I thought you had them in your coat pocket.", 1000),
+)
+
 
 def ff(*args: str) -> None:
     subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
                    check=True, stdin=subprocess.DEVNULL, timeout=300)
 
 
-def speech_wav(path: Path, text: str = LECTURE_TEXT, voice: str = "en-us", wpm: int = 150) -> Path:
+def speech_wav(path: Path, text: str = LECTURE_TEXT, voice: str = "en-us", wpm: int = 150,
+               ssml: bool = False) -> Path:
+    """Speech from espeak-ng; ssml=True reads `text` as SSML, e.g. <break time="300ms"/> for a pause."""
     if not shutil.which("espeak-ng"):
         raise RuntimeError("espeak-ng is missing: run the tests through `./run test`, which installs it")
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(path), text], check=True, timeout=60)
+    markup = ["-m"] if ssml else []
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), *markup, "-w", str(path), text], check=True, timeout=60)
     return path
+
+
+def fast_speech_wav(path: Path, sentences: tuple[tuple[str, int], ...] = FAST_SPEECH, wpm: int = 300) -> Path:
+    """Fast speech with short pauses (SSML breaks) between the sentences."""
+    ssml = "".join(f'{text} <break time="{pause_ms}ms"/> ' for text, pause_ms in sentences)
+    return speech_wav(path, f"<speak>{ssml}</speak>", wpm=wpm, ssml=True)
 
 
 def lecture_clip(path: Path, wav: Path, size: str = "854x480", rate: int = 25, pad_s: float = 1.0) -> Path:

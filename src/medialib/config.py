@@ -102,6 +102,7 @@ class SubtitleRules(_Section):
     max_duration_ms: int = Field(gt=0)
     min_gap_ms: int = Field(ge=0)
     pause_split_ms: int = Field(ge=0)
+    max_lead_ms: int = Field(ge=0)
 
 
 class TranslationOptions(_Section):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -12,7 +13,7 @@ from medialib.errors import InputError
 from medialib.speech.transcript import Word
 from medialib.subtitles.cues import Cue, Track
 from medialib.subtitles.formats import parse_subtitles, to_srt, to_webvtt
-from medialib.subtitles.segment import check_cues, segment_cues, wrap_lines
+from medialib.subtitles.segment import check_cues, merge_fast, segment_cues, wrap_lines
 
 RULES = load_settings(environ={}).subtitles
 
@@ -44,15 +45,31 @@ def flat(cues) -> list[str]:
 def assert_invariants(cues, words) -> None:
     """What must hold whatever the speech: all words kept in order, timing tied to words, no overlaps."""
     assert " ".join(flat(cues)) == " ".join(w.text for w in words)
-    word_starts = {w.start_ms for w in words}
-    for cue in cues:
-        assert cue.start_ms in word_starts  # a cue starts at its first word
+    firsts = first_words(cues, words)
+    for cue, first in zip(cues, firsts):
+        # a cue starts at its first word, or up to max_lead_ms before it when it needs the time
+        assert first.start_ms - RULES.max_lead_ms <= cue.start_ms <= first.start_ms
         lines = cue.text.split("\n")
         assert 1 <= len(lines) <= RULES.max_lines
         assert all(len(line) <= RULES.max_line_chars or " " not in line for line in lines)
-    for a, b in zip(cues, cues[1:]):
-        assert a.end_ms <= b.start_ms
+    for a, b, next_first in zip(cues, cues[1:], firsts[1:]):
+        assert a.end_ms <= b.start_ms and a.end_ms <= next_first.start_ms
     Track("en", "asr", cues)  # the record's own checks agree
+
+
+def first_words(cues, words) -> list[Word]:
+    """The word each cue starts with (words of one token each, as `speak` makes them)."""
+    ordered = sorted(words, key=lambda w: w.start_ms)
+    firsts, n = [], 0
+    for cue in cues:
+        firsts.append(ordered[n])
+        n += len(cue.text.split())
+    return firsts
+
+
+def cps(cue) -> float:
+    """Reading speed as check_cues measures it."""
+    return cue.chars * 1000 / cue.duration_ms
 
 
 # --- segmentation ----------------------------------------------------------------------
@@ -159,6 +176,109 @@ def test_extremely_fast_speech_is_reported_not_hidden():
     assert_invariants(cues, words)
     problems = check_cues(cues, RULES)
     assert problems and all("chars/s" in p or "on screen" in p for p in problems)
+
+
+def test_fast_sentence_between_two_gaps_borrows_time_from_both():
+    before = speak("Right.", start_ms=0)
+    fast = speak("Nothing is going on here.", words_per_s=7.0, start_ms=1500)
+    after = speak("Okay then.", start_ms=fast[-1].end_ms + 450)
+    words = before + fast + after
+    # at its own words (first word to the next cue's, less the gap) it would read at 23 chars/s
+    assert 25 * 1000 / (after[0].start_ms - RULES.min_gap_ms - fast[0].start_ms) > RULES.max_cps
+    cues = segment_cues(words, RULES)
+    assert flat(cues) == ["Right.", "Nothing is going on here.", "Okay then."]
+    assert check_cues(cues, RULES) == []
+    assert 0 < fast[0].start_ms - cues[1].start_ms <= RULES.max_lead_ms  # appears a little early
+    assert fast[-1].end_ms < cues[1].end_ms == after[0].start_ms - RULES.min_gap_ms  # and stays into the gap
+    assert [cues[0].start_ms, cues[2].start_ms] == [before[0].start_ms, after[0].start_ms]  # no one else leads
+    assert_invariants(cues, words)
+
+
+def test_cue_before_gives_up_only_time_it_can_spare():
+    before = speak("We were there all day.", words_per_s=5.0)
+    fast = speak("Nothing is going on here.", words_per_s=7.0, start_ms=1300)
+    after = speak("Okay then.", start_ms=fast[-1].end_ms + 550)
+    words = before + fast + after
+    cues = segment_cues(words, RULES)
+    assert flat(cues) == ["We were there all day.", "Nothing is going on here.", "Okay then."]
+    assert check_cues(cues, RULES) == []
+    # the cue before would stay until min_gap_ms before the fast one's first word
+    assert cues[0].end_ms < fast[0].start_ms - RULES.min_gap_ms
+    assert cues[1].start_ms - cues[0].end_ms == RULES.min_gap_ms
+    assert cps(cues[0]) <= RULES.max_cps and cps(cues[1]) == pytest.approx(RULES.max_cps, abs=0.02)
+    assert_invariants(cues, words)
+
+
+def test_fast_cue_boxed_in_by_its_neighbours_is_merged():
+    before = speak("We were there all day.", words_per_s=4.0)
+    fast = speak("There's nothing going on.", words_per_s=6.0, start_ms=before[-1].end_ms + 100)
+    after = speak("Okay.", start_ms=fast[-1].end_ms + 100)
+    later = speak("Next one.", start_ms=6000)
+    words = before + fast + after + later
+    cues = segment_cues(words, RULES)
+    assert flat(cues) == ["We were there all day.", "There's nothing going on. Okay.", "Next one."]
+    assert check_cues(cues, RULES) == []
+    assert_invariants(cues, words)
+
+
+def test_merge_fast_merges_only_where_borrowing_cannot_help():
+    first = tuple(speak("We were there all day.", words_per_s=4.0))
+    fast = tuple(speak("There's nothing going on.", words_per_s=6.0, start_ms=first[-1].end_ms + 100))
+    # silences of 0.75 s: too long for rebalance to join across, yet not enough room
+    after = tuple(speak("Okay.", start_ms=fast[-1].end_ms + 100))
+    later = tuple(speak("Then we left the building.", start_ms=after[-1].end_ms + 750))
+    assert merge_fast((first, fast, after, later), RULES) == (first, fast + after, later)
+    roomy = tuple(speak("Okay.", start_ms=fast[-1].end_ms + 800))
+    assert merge_fast((first, fast, roomy), RULES) == (first, fast, roomy)  # borrowing suffices
+
+
+def test_fast_cue_with_no_legal_layout_is_reported(caplog):
+    long_a = "We went through every single room in that building twice, and the second time too."
+    long_c = "So we called the office and asked them to send somebody over before the evening."
+    before = speak(long_a, words_per_s=3.0)
+    # pauses too long to re-split across (pause_split_ms), neighbours too long to merge with
+    fast = speak("There's really nothing going on here.", words_per_s=8.0, start_ms=before[-1].end_ms + 700)
+    after = speak(long_c, words_per_s=3.0, start_ms=fast[-1].end_ms + 700)
+    words = before + fast + after
+    with caplog.at_level(logging.INFO, logger="medialib.subtitles"):
+        cues = segment_cues(words, RULES)
+    assert flat(cues) == [long_a, "There's really nothing going on here.", long_c]
+    (problem,) = check_cues(cues, RULES)
+    assert problem.startswith("cue 2 ") and "chars/s, faster than 20" in problem
+    # it got all the time there is: the longest lead, and up to the next cue
+    assert cues[1].start_ms == fast[0].start_ms - RULES.max_lead_ms
+    assert cues[1].end_ms == after[0].start_ms - RULES.min_gap_ms
+    assert "1 of 3 cues stay faster than 20 chars/s" in caplog.text
+    assert_invariants(cues, words)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lead_stays_within_max_lead_and_ends_before_the_next_word(seed):
+    rng = random.Random(seed)
+    words, t = [], 0
+    for sentence in range(40):
+        for k in range(rng.randint(2, 8)):
+            duration = rng.randint(60, 200)  # fast: 5 to 16 words a second
+            text = "x" * rng.randint(1, 9) + ("." if k and rng.random() < 0.25 else "")
+            words.append(Word(t, t + duration, text, 0.9))
+            t += duration + rng.choice([0, 10, 40])
+        words[-1] = replace(words[-1], text=words[-1].text.rstrip(".") + ".")
+        t += rng.choice([50, 200, 350, 500, 900])
+    cues = segment_cues(words, RULES)
+    firsts = first_words(cues, words)
+    leads = [first.start_ms - cue.start_ms for cue, first in zip(cues, firsts)]
+    assert all(0 <= lead <= RULES.max_lead_ms for lead in leads)
+    assert any(lead > 0 for lead in leads)
+    for a, next_first in zip(cues, firsts[1:]):
+        assert a.end_ms <= next_first.start_ms
+    assert_invariants(cues, words)
+
+
+def test_first_cue_leads_no_earlier_than_earliest_ms():
+    words = speak("Nothing is going on here.", words_per_s=7.0, start_ms=1000)
+    words += speak("Okay then.", start_ms=words[-1].end_ms + 450)
+    assert segment_cues(words, RULES)[0].start_ms < 1000
+    assert all(c.start_ms >= 950 for c in segment_cues(words, RULES, earliest_ms=950))
 
 
 def test_word_longer_than_a_line_stands_alone():

@@ -7,6 +7,7 @@ from .formats import parse_subtitles, to_srt, to_webvtt
 from .segment import (
     check_cues,
     ends_sentence,
+    merge_fast,
     merge_short,
     rebalance,
     segment_cues,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import combinations, pairwise
 
 from medialib.config import SubtitleRules
@@ -53,7 +54,7 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
-def segment_cues(words: Sequence[Word], rules: SubtitleRules) -> tuple[Cue, ...]:
+def segment_cues(words: Sequence[Word], rules: SubtitleRules, *, earliest_ms: int = 0) -> tuple[Cue, ...]:
     """Group timed words into readable cues.
 
     The default chain, each step a function of this module::
@@ -64,10 +65,16 @@ def segment_cues(words: Sequence[Word], rules: SubtitleRules) -> tuple[Cue, ...]
         split_by_length                       groups still too long, balanced, at the widest gaps
         merge_short                           groups that cannot stay min_duration_ms, into a neighbour
         rebalance                             move the boundary of a too fast or too short group
-        time_cues                             extend ends into silence for reading time, keep min_gap_ms
+        merge_fast                            groups no timing can make readable, into a neighbour
+        time_cues                             extend ends into silence for reading time, keep min_gap_ms;
+                                              a too fast cue also starts up to max_lead_ms early
+                                              and takes time its neighbours can spare
 
-    Cues start at their first word and keep at least min_gap_ms between them. Very fast
-    speech with no silence around can still exceed max_cps; `check_cues` reports it.
+    Cues start at their first word, or up to max_lead_ms before it when they need the
+    time, never before `earliest_ms` (a caller joining the cues of several calls passes
+    the previous cue's end plus min_gap_ms), and keep at least min_gap_ms between them.
+    Speech so fast that no layout within the rules exists still exceeds max_cps; it is
+    logged here and `check_cues` names each such cue.
     """
     groups = _initial_groups(words)
     groups = split_by_sentence(groups)
@@ -75,9 +82,15 @@ def segment_cues(words: Sequence[Word], rules: SubtitleRules) -> tuple[Cue, ...]
     groups = split_by_clause(groups, rules)
     groups = split_by_length(groups, rules)
     groups = merge_short(groups, rules)
-    groups = rebalance(groups, rules)
-    cues = time_cues(groups, rules)
+    groups = rebalance(groups, rules, earliest_ms)
+    groups = merge_fast(groups, rules, earliest_ms)
+    cues = time_cues(groups, rules, earliest_ms)
     logger.debug("segmented %d words into %d cues", sum(map(len, groups)), len(cues))
+    unreadable = [c for c in cues if c.duration_ms < _reading_ms(c.chars, rules)]
+    if unreadable:
+        logger.info("%d of %d cues stay faster than %g chars/s or shorter than %d ms, the first at %s: "
+                    "the speech leaves no room for them (check_cues names each)", len(unreadable), len(cues),
+                    rules.max_cps, rules.min_duration_ms, _clock(unreadable[0].start_ms))
     return cues
 
 
@@ -138,30 +151,33 @@ def merge_short(groups: Groups, rules: SubtitleRules) -> Groups:
     return tuple(gs)
 
 
-def rebalance(groups: Groups, rules: SubtitleRules) -> Groups:
+def rebalance(groups: Groups, rules: SubtitleRules, earliest_ms: int = 0) -> Groups:
     """Re-split a too fast or too short group together with a neighbour.
 
-    For each group that would break max_cps or min_duration_ms even with its end
-    extended into the silence after it, try every split of it joined with the
-    previous or next group (and no split at all) and keep the one with fewer
-    violations. Only across silences shorter than pause_split_ms, so text never
-    appears long before it is spoken. A change never alters the first group's start,
-    so other groups are unaffected and the loop ends.
+    For each group that would break max_cps or min_duration_ms even with all the time
+    `time_cues` can give it (the silence after it, max_lead_ms before it, what the cue
+    before can spare), try every split of it joined with the previous or next group
+    (and no split at all) and keep the one with fewer violations. Only across silences
+    shorter than pause_split_ms, so text never appears long before it is spoken. Each
+    change lowers the violations of the pair it touches; a budget bounds the loop.
     """
-    gs = list(groups)
+    line = _timeline(groups, rules, earliest_ms)
+    gs = line.groups
     i = 0
     budget = 10 * len(gs) + 10
     while i < len(gs) and budget:
         budget -= 1
-        if _badness(gs[i], _next_start(gs, i), rules)[0] == 0:
+        if line.readable[i]:
             i += 1
             continue
         best = None
         for j in (i - 1, i):
             if j < 0 or j + 1 >= len(gs) or _gap_ms(gs[j], gs[j + 1]) >= rules.pause_split_ms:
                 continue
-            current = _pair_badness(gs[j], gs[j + 1], _next_start(gs, j + 1), rules)
-            option = _best_repartition(gs[j] + gs[j + 1], _next_start(gs, j + 1), rules)
+            floor = earliest_ms if j == 0 else line.ends[j - 1] + rules.min_gap_ms
+            after = _next_start(gs, j + 1)
+            current = _badness((gs[j], gs[j + 1]), floor, after, rules)
+            option = _best_repartition(gs[j] + gs[j + 1], floor, after, rules)
             # Fewer broken rules only: trading magnitudes shuffles words for nothing readable.
             if option and option[0][0] < current[0] and (best is None or option[0] < best[0]):
                 best = (option[0], j, option[1])
@@ -169,32 +185,84 @@ def rebalance(groups: Groups, rules: SubtitleRules) -> Groups:
             i += 1
             continue
         _, j, parts = best
-        gs[j : j + 2] = list(parts)
+        line = _splice(line, j, j + 2, parts, rules, earliest_ms)
+        gs = line.groups
         i = max(j - 1, 0)
-    return tuple(gs)
+    return gs
 
 
-def time_cues(groups: Groups, rules: SubtitleRules) -> tuple[Cue, ...]:
-    """Turn groups into cues, extending each end into silence towards target_cps reading time.
+def merge_fast(groups: Groups, rules: SubtitleRules, earliest_ms: int = 0) -> Groups:
+    """Merge a group that no timing can show within max_cps and min_duration_ms with a neighbour.
 
-    A cue starts at its first word and ends no earlier than its last word unless the
-    next cue needs min_gap_ms; it never ends before its last word starts, nor after
-    the next cue starts.
+    Borrowing time (see `time_cues`) comes first; a merge only where it leaves fewer
+    such groups and the merged group still fits one cue (lines, max_duration_ms). A
+    merged cue has the silence between its two groups as well as both their times, so
+    merging the two groups before (or after) a too fast one also frees time for it. Of
+    the merges that help most, the one across the shortest silence is made. Unlike
+    `rebalance`, also across a long pause: text shown early can still be read, text
+    shown too fast cannot.
     """
-    cues = []
-    for i, g in enumerate(groups):
-        text = "\n".join(wrap_lines(_text(g), rules.max_line_chars, rules.max_lines))
-        start = g[0].start_ms
-        next_start = _next_start(groups, i)
-        chars = len(text) - text.count("\n")
-        desired = max(g[-1].end_ms, start + rules.min_duration_ms, start + math.ceil(chars * 1000 / rules.target_cps))
-        end = min(desired, _limit_ms(g, next_start, rules))
-        end = max(end, g[-1].start_ms + 1)
-        if next_start is not None:
-            end = min(end, next_start)
+    line = _timeline(groups, rules, earliest_ms)
+    i = 0
+    while i < len(line.groups):
+        if line.readable[i]:
+            i += 1
+            continue
+        gs, unreadable = line.groups, line.readable.count(False)
+        best = None
+        for j in (i - 2, i - 1, i, i + 1):
+            if j < 0 or j + 1 >= len(gs) or not _fits(gs[j] + gs[j + 1], rules):
+                continue
+            trial = _splice(line, j, j + 2, (gs[j] + gs[j + 1],), rules, earliest_ms)
+            key = (trial.readable.count(False), _gap_ms(gs[j], gs[j + 1]))
+            if key[0] < unreadable and (best is None or key < best[0]):
+                best = (key, j, trial)
+        if best is None:
+            i += 1
+            continue
+        _, j, line = best
+        i = min(i, j)  # groups before j keep their times: the merged group starts where gs[j] did
+    return line.groups
+
+
+def time_cues(groups: Groups, rules: SubtitleRules, earliest_ms: int = 0) -> tuple[Cue, ...]:
+    """Turn groups into cues, each on screen long enough to read and as close to its words as allowed.
+
+    A cue ends towards target_cps reading time, into the silence after it, min_gap_ms
+    before the next cue. One that would still break max_cps or min_duration_ms also
+    starts up to max_lead_ms before its first word (not before `earliest_ms`) and may
+    take time from the cue before, whose end is pulled back only as far as that cue
+    keeps its own max_cps and min_duration_ms time. A cue never starts after its first
+    word, never ends before its last word starts, nor after the next cue starts; where
+    the words leave no room, min_gap_ms and then reading time give way (`check_cues`
+    reports both).
+
+    Two passes: forwards, the earliest times that give every cue its reading time (the
+    most room for the cues after it); backwards, each cue as late and as close to its
+    words as those times allow.
+    """
+    texts = [_cue_text(g, rules) for g in groups]
+    chars = [len(t) - t.count("\n") for t in texts]
+    earliest_starts, earliest_ends, _ = _earliest_times(groups, chars, rules, earliest_ms)
+    cues: list[Cue] = []
+    next_cue_start: int | None = None
+    for i in reversed(range(len(groups))):
+        g = groups[i]
+        first = g[0].start_ms
+        target_ms = math.ceil(chars[i] * 1000 / rules.target_cps)
+        desired = max(g[-1].end_ms, first + rules.min_duration_ms, first + target_ms)
+        limit = first + rules.max_duration_ms
+        if next_cue_start is not None:
+            limit = min(limit, next_cue_start - rules.min_gap_ms)
+        end = max(min(desired, limit), earliest_ends[i], g[-1].start_ms + 1)
+        if next_cue_start is not None:
+            end = min(end, next_cue_start)
+        start = max(min(first, end - _reading_ms(chars[i], rules)), earliest_starts[i], end - rules.max_duration_ms)
+        start = min(start, first)
         confidence = sum(w.probability for w in g) / len(g)
-        cues.append(Cue(start, end, text, confidence))
-    return tuple(cues)
+        cues.append(Cue(start, end, texts[i], confidence))
+        next_cue_start = start
+    return tuple(reversed(cues))
 
 
 def check_cues(cues: Sequence[Cue], rules: SubtitleRules) -> list[str]:
@@ -424,6 +492,100 @@ def _strands_fragment(a: Group, b: Group) -> bool:
     return tail or head
 
 
+def _cue_text(g: Group, rules: SubtitleRules) -> str:
+    return "\n".join(_wrapped(_text(g), rules.max_line_chars, rules.max_lines))
+
+
+@lru_cache(maxsize=4096)
+def _wrapped(text: str, max_line_chars: int, max_lines: int) -> tuple[str, ...]:
+    """`wrap_lines`, remembered: the timing steps ask for the same groups' lines many times."""
+    return tuple(wrap_lines(text, max_line_chars, max_lines))
+
+
+def _cue_chars(g: Group, rules: SubtitleRules) -> int:
+    """`Cue.chars` of the group's cue: its text without the spaces that became line breaks."""
+    return len(_text(g)) - (len(_wrapped(_text(g), rules.max_line_chars, rules.max_lines)) - 1)
+
+
+def _reading_ms(chars: int, rules: SubtitleRules) -> int:
+    """The shortest time on screen (ms) within max_cps and min_duration_ms."""
+    return max(rules.min_duration_ms, math.ceil(chars * 1000 / rules.max_cps))
+
+
+def _earliest_step(
+    g: Group, chars: int, floor_ms: int, next_start: int | None, rules: SubtitleRules
+) -> tuple[int, int, bool]:
+    """(earliest start, earliest end giving reading time, whether it gets it) of one group; see `_earliest_times`."""
+    first = g[0].start_ms
+    start = min(max(floor_ms, first - rules.max_lead_ms, 0), first)
+    end = max(start + _reading_ms(chars, rules), g[-1].start_ms + 1)
+    if next_start is None or end <= next_start - rules.min_gap_ms:
+        return start, end, True
+    return start, max(next_start - rules.min_gap_ms, g[-1].start_ms + 1), False
+
+
+def _earliest_times(
+    groups: Sequence[Group], chars: Sequence[int], rules: SubtitleRules, earliest_ms: int, after: int | None = None
+) -> tuple[list[int], list[int], list[bool]]:
+    """Per group: the earliest start (ms), the earliest end that gives it its reading time, and whether one does.
+
+    Each cue starts as early as max_lead_ms, min_gap_ms after the previous one's
+    earliest end, and `earliest_ms` allow, and ends as early as its reading time
+    allows: the most room for the cues after it, so a cue that cannot get its reading
+    time here cannot get it in any layout of these groups. Such a cue ends by the next
+    cue's first word less min_gap_ms (or just after its own last word starts). `after`:
+    the first word's start of a group after these, if any.
+    """
+    starts, ends, readable = [], [], []
+    floor = earliest_ms
+    for i, g in enumerate(groups):
+        next_start = _next_start(groups, i) if i + 1 < len(groups) else after
+        start, end, ok = _earliest_step(g, chars[i], floor, next_start, rules)
+        starts.append(start)
+        ends.append(end)
+        readable.append(ok)
+        floor = end + rules.min_gap_ms
+    return starts, ends, readable
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """Groups with their cue's chars, earliest ends and readability (`_earliest_times`), for the merging steps."""
+
+    groups: Groups
+    chars: tuple[int, ...]
+    ends: tuple[int, ...]
+    readable: tuple[bool, ...]
+
+
+def _timeline(groups: Groups, rules: SubtitleRules, earliest_ms: int) -> _Timeline:
+    chars = tuple(_cue_chars(g, rules) for g in groups)
+    _, ends, readable = _earliest_times(groups, chars, rules, earliest_ms)
+    return _Timeline(tuple(groups), chars, tuple(ends), tuple(readable))
+
+
+def _splice(line: _Timeline, j: int, k: int, parts: Groups, rules: SubtitleRules, earliest_ms: int) -> _Timeline:
+    """`line` with groups[j:k] replaced by `parts`.
+
+    Times are recomputed from j only until a group's earliest end is what it was:
+    from there on nothing changes, so a merge costs a few groups, not the lecture.
+    """
+    groups = line.groups[:j] + tuple(parts) + line.groups[k:]
+    chars = line.chars[:j] + tuple(_cue_chars(p, rules) for p in parts) + line.chars[k:]
+    ends, readable = list(line.ends[:j]), list(line.readable[:j])
+    shift = len(parts) - (k - j)
+    for i in range(j, len(groups)):
+        floor = ends[-1] + rules.min_gap_ms if ends else earliest_ms
+        _, end, ok = _earliest_step(groups[i], chars[i], floor, _next_start(groups, i), rules)
+        ends.append(end)
+        readable.append(ok)
+        if i >= j + len(parts) and end == line.ends[i - shift]:
+            ends.extend(line.ends[i - shift + 1 :])
+            readable.extend(line.readable[i - shift + 1 :])
+            break
+    return _Timeline(groups, chars, tuple(ends), tuple(readable))
+
+
 def _limit_ms(g: Group, next_start: int | None, rules: SubtitleRules) -> int:
     """The latest end: max_duration_ms after the start, min_gap_ms before the next cue."""
     limit = g[0].start_ms + rules.max_duration_ms
@@ -433,37 +595,43 @@ def _limit_ms(g: Group, next_start: int | None, rules: SubtitleRules) -> int:
 
 
 def _available_ms(g: Group, next_start: int | None, rules: SubtitleRules) -> int:
-    """The longest this group can stay on screen, as `time_cues` would allow."""
+    """The longest this group can stay on screen from its first word, as `time_cues` allows without lead."""
     end = max(_limit_ms(g, next_start, rules), g[-1].start_ms + 1)
     if next_start is not None:
         end = min(end, next_start)
     return end - g[0].start_ms
 
 
-def _badness(g: Group, next_start: int | None, rules: SubtitleRules) -> tuple[int, float, int]:
-    """(rules broken, chars/s over max_cps, ms under min_duration_ms) at the longest possible display."""
-    available = _available_ms(g, next_start, rules)
-    cps = len(_text(g)) * 1000 / available
-    over_cps = max(0.0, cps - rules.max_cps)
-    short_ms = max(0, rules.min_duration_ms - available)
-    return (int(over_cps > 1e-9) + int(short_ms > 0), over_cps, short_ms)
+def _badness(parts: Sequence[Group], floor_ms: int, after: int | None, rules: SubtitleRules) -> tuple[int, float, int]:
+    """(rules broken, chars/s over max_cps, ms under min_duration_ms) of `parts` given all the time they can have.
+
+    `parts` are consecutive groups whose first may start from `floor_ms`; the group
+    after them starts at `after` (None: nothing after).
+    """
+    chars = [_cue_chars(p, rules) for p in parts]
+    starts, ends, _ = _earliest_times(parts, chars, rules, floor_ms, after)
+    broken, over_cps, short_ms = 0, 0.0, 0
+    for n, start, end in zip(chars, starts, ends):
+        over = max(0.0, n * 1000 / (end - start) - rules.max_cps)
+        short = max(0, rules.min_duration_ms - (end - start))
+        broken += int(over > 1e-9) + int(short > 0)
+        over_cps += over
+        short_ms += short
+    return broken, over_cps, short_ms
 
 
-def _pair_badness(a: Group, b: Group, after: int | None, rules: SubtitleRules) -> tuple[int, float, int]:
-    x, y = _badness(a, b[0].start_ms, rules), _badness(b, after, rules)
-    return (x[0] + y[0], x[1] + y[1], x[2] + y[2])
-
-
-def _best_repartition(words: Group, after: int | None, rules: SubtitleRules) -> tuple[tuple, Groups] | None:
+def _best_repartition(
+    words: Group, floor_ms: int, after: int | None, rules: SubtitleRules
+) -> tuple[tuple, Groups] | None:
     """The least bad way to show `words` as one cue or two; ties go to nicer boundaries."""
     options: list[tuple[tuple, Groups]] = []
     if _fits(words, rules):
-        options.append(((_badness(words, after, rules), 0.0), (words,)))
+        options.append(((_badness((words,), floor_ms, after, rules), 0.0), (words,)))
     for i in _split_points(words):
         a, b = words[:i], words[i:]
         if _fits(a, rules) and _fits(b, rules) and not _strands_fragment(a, b):
             nicety = _boundary_cost(a[-1].text) - _gap_bonus(a[-1], b[0])
-            options.append(((_pair_badness(a, b, after, rules), nicety), (a, b)))
+            options.append(((_badness((a, b), floor_ms, after, rules), nicety), (a, b)))
     if not options:
         return None
     (bad, _), parts = min(options, key=lambda o: o[0])

@@ -318,7 +318,9 @@ def align_interpretation(floor: Transcript, interp: Transcript, rules: SubtitleR
     for item_words in words:
         if not item_words:
             continue
-        item_cues = list(segment_cues(item_words, rules))
+        # a cue may lead its first word, but not into the cue before (this call cannot see it)
+        earliest = cues[-1].end_ms + rules.min_gap_ms if cues else 0
+        item_cues = list(segment_cues(item_words, rules, earliest_ms=earliest))
         if cues and item_cues:
             _end_before(cues, item_cues[0].start_ms - rules.min_gap_ms)
         cues.extend(item_cues)

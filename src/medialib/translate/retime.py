@@ -165,7 +165,8 @@ def retime_translation(
         if not words:
             logger.warning("no translation for the sentence at %d ms: %r", sentence.start_ms, sentence.text[:60])
             continue
-        for cue in segment_cues(_spread_words(words, sentence.start_ms, sentence.end_ms), rules):
+        spread = _spread_words(words, sentence.start_ms, sentence.end_ms)
+        for cue in segment_cues(spread, rules, earliest_ms=sentence.start_ms):
             start, end = max(cue.start_ms, sentence.start_ms), min(cue.end_ms, sentence.end_ms)
             cues.append(Cue(start, max(end, start + 1), cue.text, None))
     return _keep_gaps(cues, rules.min_gap_ms)
