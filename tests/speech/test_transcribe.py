@@ -7,7 +7,7 @@ import jiwer
 import pytest
 
 from medialib.config import load_settings
-from medialib.errors import InputError
+from medialib.errors import OperatorError
 from medialib.speech.whisper import load_model, transcribe_audio
 from medialib.subtitles.segment import check_cues, segment_cues
 
@@ -48,6 +48,6 @@ def test_a_missing_model_folder_or_name_offline_is_a_clear_error(monkeypatch):
     # A name that is neither "base" nor a folder goes to faster-whisper's download path;
     # here it must fail with our message instead of hanging (HF offline mode, as in CI).
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(InputError) as e:
+    with pytest.raises(OperatorError) as e:
         load_model("tiny-model-that-does-not-exist")
     assert str(e.value).startswith("Whisper model 'tiny-model-that-does-not-exist' could not be loaded")
