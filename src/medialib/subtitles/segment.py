@@ -18,7 +18,8 @@ from itertools import combinations, pairwise
 
 from medialib.config import SubtitleRules
 from medialib.speech.transcript import Word
-from medialib.subtitles.cues import Cue, _clock
+from medialib.clock import format_timestamp_ms
+from medialib.subtitles.cues import Cue
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def check_cues(cues: Sequence[Cue], rules: SubtitleRules) -> list[str]:
     problems = []
     prev: Cue | None = None
     for n, cue in enumerate(cues, start=1):
-        label = f"cue {n} ({_clock(cue.start_ms)})"
+        label = f"cue {n} ({format_timestamp_ms(cue.start_ms)})"
         lines = cue.text.split("\n")
         if len(lines) > rules.max_lines:
             problems.append(f"{label}: {len(lines)} lines, more than {rules.max_lines}")
@@ -222,7 +223,7 @@ def check_cues(cues: Sequence[Cue], rules: SubtitleRules) -> list[str]:
             if cue.start_ms < prev.start_ms:
                 problems.append(f"{label}: starts before cue {n - 1}")
             elif cue.start_ms < prev.end_ms:
-                problems.append(f"{label}: overlaps cue {n - 1}, which ends at {_clock(prev.end_ms)}")
+                problems.append(f"{label}: overlaps cue {n - 1}, which ends at {format_timestamp_ms(prev.end_ms)}")
             elif cue.start_ms - prev.end_ms < rules.min_gap_ms:
                 gap_ms = cue.start_ms - prev.end_ms
                 problems.append(f"{label}: {gap_ms} ms after cue {n - 1}, less than {rules.min_gap_ms} ms")

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from medialib.clock import format_timestamp_ms
 from medialib.config import SubtitleRules
 from medialib.speech.transcript import Word
 from medialib.subtitles.cues import Cue, Track
@@ -222,7 +223,7 @@ def translate_track(
     violations = []
     for n, (sentence, translation) in enumerate(zip(sentences, translations), start=1):
         for problem in glossary_violations(sentence.text, translation, terms):
-            violations.append(f"sentence {n} ({_clock(sentence.start_ms)}): {problem}")
+            violations.append(f"sentence {n} ({format_timestamp_ms(sentence.start_ms)}): {problem}")
     cues = retime_translation(sentences, translations, rules)
     track = Track(language=dst, origin="machine-translation", cues=cues, model=translator.model)
     logger.info(
@@ -268,10 +269,3 @@ def _restore(text: str, mapping: dict[int, Term]) -> str:
         return target
 
     return " ".join(_PLACEHOLDER_OUT.sub(put, text).split())
-
-
-def _clock(ms: int) -> str:
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
