@@ -20,6 +20,7 @@ from medialib.config import SubtitleRules
 from medialib.speech.transcript import Word
 from medialib.clock import format_timestamp_ms
 from medialib.subtitles.cues import Cue
+from medialib.subtitles.punctuation import CLAUSE_END, CLOSERS, SENTENCE_END, ends_clause, ends_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -28,23 +29,6 @@ Group = tuple[Word, ...]
 
 
 Groups = tuple[Group, ...]
-
-
-# closing quotes and brackets may follow the punctuation that ends a sentence or clause
-_CLOSERS = "\"'»”’)]}"
-
-
-_SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
-
-
-_CLAUSE_END = (",", ";", ":", "—", "–", "，", "；", "：", "、")
-
-
-# A "." after these is not a sentence end even before a capital ("Dr. Smith").
-_TITLES = frozenset(
-    "mr. mrs. ms. dr. prof. st. mt. jr. sr. vs. no. fig. eq. e.g. i.e. etc. "
-    "т. т.е. т.к. т.д. т.п. др. проф. им. ул. см.".split()
-)
 
 
 # Words that bind to the next one (en, ru): a line or cue should not end on them.
@@ -269,10 +253,10 @@ def _wrap_cost(words: Sequence[str], cuts: Sequence[int], lines: Sequence[str], 
 
 def _boundary_cost(last_word: str) -> float:
     """Cost of a break (line or cue) after `last_word`, in characters of imbalance."""
-    core = last_word.rstrip(_CLOSERS)
-    if core.endswith(_SENTENCE_END):
+    core = last_word.rstrip(CLOSERS)
+    if core.endswith(SENTENCE_END):
         return -20
-    if core.endswith(_CLAUSE_END):
+    if core.endswith(CLAUSE_END):
         return -14
     if core.lower() in _FUNCTION_WORDS:
         return 8
@@ -294,21 +278,6 @@ def _next_start(gs: Sequence[Group], i: int) -> int | None:
 def _can_split(a: Word, b: Word) -> bool:
     """A boundary is possible only where the next word starts later, so cues never overlap."""
     return b.start_ms > a.start_ms
-
-
-def ends_sentence(word: Word, next_word: Word | None) -> bool:
-    """Does a sentence end after `word`? Shared by cue segmentation and sentence building for MT."""
-    core = word.text.rstrip(_CLOSERS)
-    if core.endswith(("?", "!", "？", "！", "。")):
-        return True
-    if not core.endswith((".", "…")) or core.lower() in _TITLES:
-        return False
-    # "e.g. this", "and... then": a lowercase word after the dot continues the sentence
-    return next_word is None or not next_word.text[:1].islower()
-
-
-def _ends_clause(word: Word) -> bool:
-    return word.text.rstrip(_CLOSERS).endswith(_CLAUSE_END)
 
 
 def _split_where(groups: Groups, boundary: Callable[[Word, Word], bool]) -> Groups:
@@ -389,7 +358,7 @@ def _clause_split(g: Group, rules: SubtitleRules) -> int | None:
     pieces = _pieces_needed(g, rules)
     best = None
     for i in _split_points(g):
-        if not _ends_clause(g[i - 1]) or min(i, len(g) - i) < 2:
+        if not ends_clause(g[i - 1]) or min(i, len(g) - i) < 2:
             continue
         left, right = prefix[i], total - prefix[i] - 1
         if min(left, right) < least:
