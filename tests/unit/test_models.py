@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from medialib import models
+from medialib import config, models
 from medialib.translate import install
 from medialib.translate import argos
 from medialib.config import load_settings
@@ -82,6 +82,8 @@ def served(tmp_path):
 def home(tmp_path, monkeypatch) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("MEDIALIB_HOME", str(h))
+    # argostranslate's package folder is searched too: never the real one of whoever runs the tests
+    monkeypatch.setenv("ARGOS_PACKAGES_DIR", str(tmp_path / "argostranslate-packages"))
     return h
 
 
@@ -538,3 +540,51 @@ def test_an_unpacked_package_is_checked_by_the_translator_s_reader(tmp_path, set
     assert str(e.value) == ("p.argosmodel: nothing was installed: translate-en_ru-1_9: model/model.bin "
                             "(the CTranslate2 weights) is missing; install the package again")
     assert listing(install_root(settings)) == []
+
+
+# ---------------------------------------------------------------- argostranslate's own package folder
+
+def test_argostranslate_packages_dir_is_found_as_argostranslate_finds_it(tmp_path):
+    """argostranslate 1.11.0, argostranslate/settings.py: env, then settings.json, then XDG data home."""
+    find = config.argostranslate_packages_dir
+    home = tmp_path / "u"
+    assert find({"HOME": str(home)}) == home / ".local/share/argos-translate/packages"
+    assert find({"HOME": str(home), "XDG_DATA_HOME": "/data", "XDG_CONFIG_HOME": ""}) == Path(
+        "/data/argos-translate/packages")
+    (home / ".config/argos-translate").mkdir(parents=True)
+    (home / ".config/argos-translate/settings.json").write_text(json.dumps({"ARGOS_PACKAGES_DIR": "/from/json"}))
+    assert find({"HOME": str(home), "XDG_DATA_HOME": "/data"}) == Path("/from/json")
+    assert find({"HOME": str(home), "ARGOS_PACKAGES_DIR": "/from/env"}) == Path("/from/env")
+    (tmp_path / "cfg/argos-translate").mkdir(parents=True)
+    (tmp_path / "cfg/argos-translate/settings.json").write_text("not json")
+    assert find({"HOME": str(home), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}) == (
+        home / ".local/share/argos-translate/packages")
+
+
+def test_packages_installed_by_argostranslate_are_used_and_never_touched(tmp_path, home, monkeypatch):
+    theirs = tmp_path / "argostranslate-packages"  # the home fixture's ARGOS_PACKAGES_DIR
+    write_package_folder(theirs / "translate-ru_en-1_9", meta={**EN_RU, "from_code": "ru", "to_code": "en"})
+    write_package_folder(theirs / "translate-en_ru-1_0", meta={**EN_RU, "package_version": "1.0"})
+    write_package_folder(theirs / ".partial-xyz")  # argostranslate's own leftovers are not packages either
+    before = tree(theirs)
+    settings = load_settings(environ={"MEDIALIB_HOME": str(home)})
+    assert settings.translation.argos_paths() == (install_root(settings), theirs)
+
+    info = install.install_argos_file(make_package(tmp_path / "en_ru.argosmodel"), settings.translation)
+    assert info.path.parent == install_root(settings)
+    assert tree(theirs) == before  # an older en -> ru there stays: medialib installs only into its own folder
+    found = {(m.name, m.source) for m in argos_listed(settings)}
+    assert found == {("translate-en_ru-1_9", "file: en_ru.argosmodel"), ("translate-ru_en-1_9", "argostranslate"),
+                     ("translate-en_ru-1_0", "argostranslate")}
+    packages = argos.installed_packages(settings.translation.argos_paths())
+    assert [p.path for p in argos.find_route(packages, "ru", "en")] == [theirs / "translate-ru_en-1_9"]
+    assert [p.path for p in argos.find_route(packages, "en", "ru")] == [info.path]  # the newer one
+
+
+def test_argostranslate_folder_can_be_moved_or_turned_off(tmp_path, home):
+    own = install_root(load_settings(environ={"MEDIALIB_HOME": str(home)}))
+    moved = load_settings(environ={"MEDIALIB_HOME": str(home),
+                                   "MEDIALIB_TRANSLATION__ARGOSTRANSLATE_DIR": json.dumps(str(tmp_path / "a"))})
+    assert moved.translation.argos_paths() == (own, tmp_path / "a")
+    off = load_settings(environ={"MEDIALIB_HOME": str(home), "MEDIALIB_TRANSLATION__ARGOSTRANSLATE_PACKAGES": "false"})
+    assert off.translation.argos_paths() == (own,)

@@ -3,7 +3,8 @@
 The translator (`installed_packages`), `medialib models list` (`scan_packages`, broken
 packages included, with their problem) and the installer (`parse_metadata`,
 `inspect_package`) all read packages here, so they agree on what is installed. The
-folders searched (`TranslationOptions.argos_paths`) hold one package per subfolder.
+folders searched (`TranslationOptions.argos_paths`) are medialib's own, `argos_dirs` and
+argostranslate's own package folder: the layout is the same, one package per subfolder.
 """
 
 from __future__ import annotations
