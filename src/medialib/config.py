@@ -11,8 +11,10 @@ and never os.environ.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,8 @@ class SubtitleRules(_Section):
 class TranslationOptions(_Section):
     languages: tuple[str, ...]
     argos_dirs: tuple[str, ...]
+    argostranslate_packages: bool
+    argostranslate_dir: str
     index_url: str
     batch_size: int = Field(ge=1, le=1024)
     beam_size: int = Field(ge=1, le=16)
@@ -118,8 +122,23 @@ class TranslationOptions(_Section):
         return Path(self.glossary_dir).expanduser() if self.glossary_dir else DEFAULTS_DIR / "glossary"
 
     def argos_paths(self) -> tuple[Path, ...]:
-        """Where installed Argos packages are looked for; the first is where installs go."""
-        return (medialib_home() / "models" / "argos", *(Path(d).expanduser() for d in self.argos_dirs))
+        """Where installed Argos packages are looked for, in this order; the first is where installs go.
+
+        medialib's own folder, then `argos_dirs`, then argostranslate's own package folder
+        (read only: medialib never installs into nor removes from it), so a package
+        installed with either tool serves both.
+        """
+        own = (medialib_home() / "models" / "argos", *(Path(d).expanduser() for d in self.argos_dirs))
+        theirs = self.argostranslate_path()
+        return own if theirs is None else (*own, theirs)
+
+    def argostranslate_path(self) -> Path | None:
+        """argostranslate's package folder: `argostranslate_dir`, or found as argostranslate finds it; None when off."""
+        if not self.argostranslate_packages:
+            return None
+        if self.argostranslate_dir:
+            return Path(self.argostranslate_dir).expanduser()
+        return argostranslate_packages_dir(os.environ)
 
 
 class FlowOptions(_Section):
@@ -150,6 +169,29 @@ def medialib_home() -> Path:
         return Path(home).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "medialib"
+
+
+def argostranslate_packages_dir(environ: Mapping[str, str]) -> Path:
+    """Where argostranslate 1.11 keeps installed packages, given its environment.
+
+    As argostranslate/settings.py of 1.11.0 decides (data_dir, config_dir, get_setting,
+    package_data_dir): $ARGOS_PACKAGES_DIR, else the ARGOS_PACKAGES_DIR key of its
+    settings.json in ($XDG_CONFIG_HOME or ~/.config)/argos-translate/, else
+    ($XDG_DATA_HOME or ~/.local/share)/argos-translate/packages. Not followed: what its
+    snap build changes ($SNAP_USER_DATA as home, folders inside $SNAP), set only inside
+    that snap. Empty variables count as unset.
+    """
+    home = Path(environ.get("HOME") or Path.home())
+    if value := environ.get("ARGOS_PACKAGES_DIR"):
+        return Path(value)
+    config_dir = Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "argos-translate"
+    try:
+        value = json.loads((config_dir / "settings.json").read_text(encoding="utf-8")).get("ARGOS_PACKAGES_DIR")
+    except (OSError, ValueError, AttributeError):  # no file, not JSON, not a JSON object
+        value = None
+    if isinstance(value, str) and value:
+        return Path(value)
+    return Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "argos-translate" / "packages"
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ LECTURE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
 def file_sha256(path: Path, chunk_bytes: int = 4 << 20) -> str:
-    """The content id of a recording: hex sha256 of its bytes."""
+    """Hex sha256 of a file's bytes: a recording's content id, and the digest stored with uploads."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk_bytes):

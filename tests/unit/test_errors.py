@@ -93,7 +93,7 @@ def test_ffmpeg_without_libx264_is_an_operator_fault(no_ffmpeg):
 
 
 def test_missing_whisper_weights_are_an_operator_fault(monkeypatch):
-    monkeypatch.setattr(whisper, "_WHISPER_PACKAGES", ("no_such_weights_part1", "no_such_weights_part2"))
+    monkeypatch.setattr(whisper, "_WHISPER_MODULES", ("no_such_weights_part1", "no_such_weights_part2"))
     with pytest.raises(OperatorError, match=r"^the Whisper base weights are not installed; run `medialib models install whisper base`$"):
         whisper._bundled_model_dir()
 
@@ -106,8 +106,8 @@ def test_incomplete_whisper_weights_are_an_operator_fault(tmp_path, monkeypatch)
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
         (tmp_path / "fake_weights_part1" / "data" / name).write_text("{}")
     (tmp_path / "fake_weights_part1" / "data" / "model.bin.part1").write_bytes(b"x")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(whisper, "_WHISPER_PACKAGES", ("fake_weights_part1", "fake_weights_part2"))
+    monkeypatch.setattr(whisper, "find_bundled_whisper", lambda: whisper.BundledWhisper(
+        tmp_path / "fake_weights_part1" / "data", tmp_path / "fake_weights_part2" / "data", "1.0.0", None, 1))
     monkeypatch.setenv("MEDIALIB_HOME", str(tmp_path / "home"))
     with pytest.raises(OperatorError) as e:
         whisper._bundled_model_dir()

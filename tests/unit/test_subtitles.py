@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from medialib.clock import format_duration_s, format_timestamp_ms
 from medialib.config import load_settings
 from medialib.errors import InputError
 from medialib.speech.transcript import Word
@@ -508,3 +509,11 @@ def test_backwards_and_overlapping_cues_are_input_errors():
 def test_unknown_format_is_an_input_error():
     with pytest.raises(InputError, match="use 'vtt' or 'srt'"):
         parse_subtitles("WEBVTT\n", "en", "human", fmt="ass")
+
+
+def test_clock_formats():
+    assert format_timestamp_ms(0) == "00:00:00.000"
+    assert format_timestamp_ms(3_723_004) == "01:02:03.004"
+    assert format_timestamp_ms(100 * 3_600_000) == "100:00:00.000"  # grows, never wraps
+    assert format_duration_s(123.4) == "2:03"
+    assert format_duration_s(3722.6) == "1:02:03"

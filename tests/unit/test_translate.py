@@ -107,10 +107,12 @@ def test_long_run_without_punctuation_is_cut_near_forty_words():
     assert " ".join(s.text for s in sentences) == " ".join(w.text for w in words)
 
 
-def test_long_run_is_cut_after_a_clause_mark():
-    text = " ".join(f"w{i}," if i == 29 else f"w{i}" for i in range(45))
+@pytest.mark.parametrize("mark", [",", ";", "—", "，", "、"])
+def test_long_run_is_cut_after_a_clause_mark(mark):
+    # the same clause marks as cue segmentation, full-width CJK ones included
+    text = " ".join(f"w{i}{mark}" if i == 29 else f"w{i}" for i in range(45))
     sentences = sentences_from_words(speak(text))
-    assert sentences[0].text.endswith("w29,")
+    assert sentences[0].text.endswith(f"w29{mark}")
 
 
 def test_sentences_are_ordered_and_disjoint_even_when_words_overlap():

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
 
+from medialib.clock import format_duration_s
 from medialib.errors import InputError
 
 PLAYER_DIR = Path(__file__).with_name("player")
@@ -146,7 +147,7 @@ def render_player_page(info: PageInfo) -> str:
         byline=" · ".join(byline),
         byline_hidden="" if byline else " hidden",
         duration_iso=_iso_duration(info.duration_s),
-        duration=_clock(info.duration_s),
+        duration=format_duration_s(info.duration_s),
         player_class="player audio-only" if info.audio_only else "player",
         media_label=esc(("Audio: " if info.audio_only else "Video: ") + info.title),
         poster_attr=poster_attr,
@@ -157,14 +158,6 @@ def render_player_page(info: PageInfo) -> str:
         downloads_hidden="" if downloads else " hidden",
         lecture_json=page_data(info),
     )
-
-
-def _clock(seconds: float) -> str:
-    """1:02:03 or 2:03, the way players show a length."""
-    total = int(round(seconds))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def _iso_duration(seconds: float) -> str:

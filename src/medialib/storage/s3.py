@@ -35,6 +35,7 @@ from botocore.exceptions import (
 from medialib import keys
 from medialib.config import StorageOptions
 from medialib.errors import ConfigError, InputError
+from medialib.ids import file_sha256
 from medialib.storage.errors import endpoint_of, is_missing, wrap_errors
 from medialib.storage.serving import cache_control_for, content_type_for
 
@@ -45,9 +46,6 @@ Progress = Callable[[int, int], None]   # (done_bytes, total_bytes); called from
 
 
 SHA256_META = "sha256"
-
-
-_HASH_CHUNK = 4 << 20
 
 
 _MB = 1 << 20
@@ -88,14 +86,6 @@ def make_client(opts: StorageOptions):
         )
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_HASH_CHUNK):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _transfer_config(opts: StorageOptions | None) -> TransferConfig:
     threshold = (opts.multipart_threshold_mb if opts else 64) * _MB
     # Several files upload side by side already: a few parts each keeps the pool bounded.
@@ -124,7 +114,7 @@ def put_file(client, bucket: str, key: str, path: Path, *, metadata: dict | None
     """
     path = Path(path)
     with wrap_errors("upload to", bucket=bucket, key=key, endpoint=endpoint_of(client)):
-        digest = sha256 or _file_sha256(path)
+        digest = sha256 or file_sha256(path)
         return _put_file(client, bucket, key, path, digest, metadata, _transfer_config(opts))
 
 
@@ -216,7 +206,7 @@ class _Uploader:
     def _one(self, key: str, path: Path) -> None:
         with wrap_errors("upload to", bucket=self.bucket, key=key, endpoint=self.endpoint):
             size = path.stat().st_size
-            digest = _file_sha256(path)
+            digest = file_sha256(path)
             if self.remote.get(key) == size:
                 head = _head(self.client, self.bucket, key)
                 if head and head.get("Metadata", {}).get(SHA256_META) == digest:
@@ -318,7 +308,7 @@ def download_tree(client, bucket: str, prefix: str, local_dir: Path) -> list[Pat
         with wrap_errors("download", bucket=bucket, key=key, endpoint=endpoint):
             if dest.is_file() and dest.stat().st_size == size:
                 remote_sha = (_head(client, bucket, key) or {}).get("Metadata", {}).get(SHA256_META)
-                if remote_sha and remote_sha == _file_sha256(dest):
+                if remote_sha and remote_sha == file_sha256(dest):
                     return dest
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)

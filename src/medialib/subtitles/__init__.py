@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from .cues import Cue, Track, track_from_dict, track_to_dict
 from .formats import parse_subtitles, to_srt, to_webvtt
+from .punctuation import ends_clause, ends_sentence
 from .segment import (
     check_cues,
-    ends_sentence,
     merge_fast,
     merge_short,
     rebalance,

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
+from medialib.clock import format_timestamp_ms
+
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 
 
@@ -55,12 +57,12 @@ class Track:
         for n, (a, b) in enumerate(pairwise(self.cues), start=2):
             if b.start_ms < a.start_ms:
                 raise ValueError(
-                    f"cue {n} starts at {_clock(b.start_ms)}, before cue {n - 1} ({_clock(a.start_ms)}); sort the cues"
+                    f"cue {n} starts at {format_timestamp_ms(b.start_ms)}, before cue {n - 1} ({format_timestamp_ms(a.start_ms)}); sort the cues"
                 )
             if b.start_ms < a.end_ms:
                 raise ValueError(
-                    f"cue {n - 1} ({_clock(a.start_ms)} --> {_clock(a.end_ms)}) overlaps cue {n} "
-                    f"({_clock(b.start_ms)} --> {_clock(b.end_ms)}); end cue {n - 1} by {_clock(b.start_ms)}"
+                    f"cue {n - 1} ({format_timestamp_ms(a.start_ms)} --> {format_timestamp_ms(a.end_ms)}) overlaps cue {n} "
+                    f"({format_timestamp_ms(b.start_ms)} --> {format_timestamp_ms(b.end_ms)}); end cue {n - 1} by {format_timestamp_ms(b.start_ms)}"
                 )
 
 
@@ -73,11 +75,3 @@ def track_to_dict(track: Track) -> dict:
 def track_from_dict(data: dict) -> Track:
     return Track(language=data["language"], origin=data["origin"], model=data.get("model", ""),
                  cues=tuple(Cue(int(a), int(b), t, None if p is None else float(p)) for a, b, t, p in data["cues"]))
-
-
-def _clock(ms: int) -> str:
-    """HH:MM:SS.mmm; hours grow past 99 rather than wrap."""
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"

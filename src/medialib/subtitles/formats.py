@@ -13,7 +13,8 @@ import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
 from medialib.errors import InputError
-from medialib.subtitles.cues import Cue, Track, _clock
+from medialib.clock import format_timestamp_ms
+from medialib.subtitles.cues import Cue, Track
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def _lines(cue: Cue) -> list[str]:
 
 
 def _caption(cue: Cue, lines: Iterable[str]) -> webvtt.Caption:
-    return webvtt.Caption(_clock(cue.start_ms), _clock(cue.end_ms), list(lines))
+    return webvtt.Caption(format_timestamp_ms(cue.start_ms), format_timestamp_ms(cue.end_ms), list(lines))
 
 
 def _check_srt_timings(text: str) -> None:

@@ -19,7 +19,9 @@ from itertools import combinations, pairwise
 
 from medialib.config import SubtitleRules
 from medialib.speech.transcript import Word
-from medialib.subtitles.cues import Cue, _clock
+from medialib.clock import format_timestamp_ms
+from medialib.subtitles.cues import Cue
+from medialib.subtitles.punctuation import CLAUSE_END, CLOSERS, SENTENCE_END, ends_clause, ends_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -28,23 +30,6 @@ Group = tuple[Word, ...]
 
 
 Groups = tuple[Group, ...]
-
-
-# closing quotes and brackets may follow the punctuation that ends a sentence or clause
-_CLOSERS = "\"'»”’)]}"
-
-
-_SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
-
-
-_CLAUSE_END = (",", ";", ":", "—", "–", "，", "；", "：", "、")
-
-
-# A "." after these is not a sentence end even before a capital ("Dr. Smith").
-_TITLES = frozenset(
-    "mr. mrs. ms. dr. prof. st. mt. jr. sr. vs. no. fig. eq. e.g. i.e. etc. "
-    "т. т.е. т.к. т.д. т.п. др. проф. им. ул. см.".split()
-)
 
 
 # Words that bind to the next one (en, ru): a line or cue should not end on them.
@@ -270,7 +255,7 @@ def check_cues(cues: Sequence[Cue], rules: SubtitleRules) -> list[str]:
     problems = []
     prev: Cue | None = None
     for n, cue in enumerate(cues, start=1):
-        label = f"cue {n} ({_clock(cue.start_ms)})"
+        label = f"cue {n} ({format_timestamp_ms(cue.start_ms)})"
         lines = cue.text.split("\n")
         if len(lines) > rules.max_lines:
             problems.append(f"{label}: {len(lines)} lines, more than {rules.max_lines}")
@@ -290,7 +275,7 @@ def check_cues(cues: Sequence[Cue], rules: SubtitleRules) -> list[str]:
             if cue.start_ms < prev.start_ms:
                 problems.append(f"{label}: starts before cue {n - 1}")
             elif cue.start_ms < prev.end_ms:
-                problems.append(f"{label}: overlaps cue {n - 1}, which ends at {_clock(prev.end_ms)}")
+                problems.append(f"{label}: overlaps cue {n - 1}, which ends at {format_timestamp_ms(prev.end_ms)}")
             elif cue.start_ms - prev.end_ms < rules.min_gap_ms:
                 gap_ms = cue.start_ms - prev.end_ms
                 problems.append(f"{label}: {gap_ms} ms after cue {n - 1}, less than {rules.min_gap_ms} ms")
@@ -336,10 +321,10 @@ def _wrap_cost(words: Sequence[str], cuts: Sequence[int], lines: Sequence[str], 
 
 def _boundary_cost(last_word: str) -> float:
     """Cost of a break (line or cue) after `last_word`, in characters of imbalance."""
-    core = last_word.rstrip(_CLOSERS)
-    if core.endswith(_SENTENCE_END):
+    core = last_word.rstrip(CLOSERS)
+    if core.endswith(SENTENCE_END):
         return -20
-    if core.endswith(_CLAUSE_END):
+    if core.endswith(CLAUSE_END):
         return -14
     if core.lower() in _FUNCTION_WORDS:
         return 8
@@ -361,21 +346,6 @@ def _next_start(gs: Sequence[Group], i: int) -> int | None:
 def _can_split(a: Word, b: Word) -> bool:
     """A boundary is possible only where the next word starts later, so cues never overlap."""
     return b.start_ms > a.start_ms
-
-
-def ends_sentence(word: Word, next_word: Word | None) -> bool:
-    """Does a sentence end after `word`? Shared by cue segmentation and sentence building for MT."""
-    core = word.text.rstrip(_CLOSERS)
-    if core.endswith(("?", "!", "？", "！", "。")):
-        return True
-    if not core.endswith((".", "…")) or core.lower() in _TITLES:
-        return False
-    # "e.g. this", "and... then": a lowercase word after the dot continues the sentence
-    return next_word is None or not next_word.text[:1].islower()
-
-
-def _ends_clause(word: Word) -> bool:
-    return word.text.rstrip(_CLOSERS).endswith(_CLAUSE_END)
 
 
 def _split_where(groups: Groups, boundary: Callable[[Word, Word], bool]) -> Groups:
@@ -456,7 +426,7 @@ def _clause_split(g: Group, rules: SubtitleRules) -> int | None:
     pieces = _pieces_needed(g, rules)
     best = None
     for i in _split_points(g):
-        if not _ends_clause(g[i - 1]) or min(i, len(g) - i) < 2:
+        if not ends_clause(g[i - 1]) or min(i, len(g) - i) < 2:
             continue
         left, right = prefix[i], total - prefix[i] - 1
         if min(left, right) < least:

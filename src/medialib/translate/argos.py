@@ -1,4 +1,10 @@
 """Installed Argos Translate packages: the one reader of the format, and routes between languages.
+
+The translator (`installed_packages`), `medialib models list` (`scan_packages`, broken
+packages included, with their problem) and the installer (`parse_metadata`,
+`inspect_package`) all read packages here, so they agree on what is installed. The
+folders searched (`TranslationOptions.argos_paths`) are medialib's own, `argos_dirs` and
+argostranslate's own package folder: the layout is the same, one package per subfolder.
 """
 
 from __future__ import annotations
@@ -37,23 +43,86 @@ class ArgosPackage:
         return f"argos:{self.name}-{self.version}"
 
 
+@dataclass(frozen=True)
+class PackageFolder:
+    """A folder where an Argos package is installed: the package, or why it cannot be used."""
+
+    path: Path
+    package: ArgosPackage | None
+    problem: str | None = None  # what is wrong, with the next step, when package is None
+    pair: tuple[str, str] | None = None  # (from_code, to_code) when metadata.json says, broken or not
+
+
+# What a translation package folder holds, relative to it: read_package checks these (and says
+# what each is when one is missing); the installer checks an .argosmodel's members against them.
+REQUIRED_FILES = ("metadata.json", "model/model.bin", "sentencepiece.model")
+
+
+def parse_metadata(raw: bytes, where: str) -> dict:
+    """A translation package's metadata.json (codes lower-cased); InputError naming `where` and what is wrong.
+
+    The one parser for installed folders and for .argosmodel files about to be installed.
+    """
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"{where}: not valid JSON ({e}); the package is damaged, download it again") from None
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), str) and meta[k].strip()
+                                             for k in ("from_code", "to_code")):
+        raise InputError(f"{where}: metadata has no from_code/to_code; this is not an Argos translation package")
+    kind = meta.get("type", "translate")
+    if kind != "translate":
+        raise InputError(f"{where}: an Argos {kind!r} package, not a translation package; "
+                         "install a translate-* package")
+    meta["from_code"], meta["to_code"] = meta["from_code"].strip().lower(), meta["to_code"].strip().lower()
+    return meta
+
+
 def read_package(folder: Path) -> ArgosPackage:
     """Read one installed package folder; InputError naming what is missing or wrong."""
+    found = inspect_package(folder)
+    if found.package is None:
+        raise InputError(found.problem)
+    return found.package
+
+
+def inspect_package(folder: Path) -> PackageFolder:
+    """One package folder read: the package, or the problem that makes it unusable (never raises InputError)."""
     folder = Path(folder)
+    pair = None
+    try:
+        meta = _read_metadata(folder)
+        pair = (meta["from_code"], meta["to_code"])
+        _check_files(folder)
+    except InputError as e:
+        return PackageFolder(folder, None, str(e), pair)
+    package = ArgosPackage(
+        path=folder,
+        from_code=pair[0],
+        to_code=pair[1],
+        name=f"translate-{pair[0]}_{pair[1]}",
+        version=str(meta.get("package_version") or "0"),
+        license=str(meta["license"]) if meta.get("license") else None,
+        size_bytes=sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+        target_prefix=str(meta.get("target_prefix") or ""),
+    )
+    return PackageFolder(folder, package, None, pair)
+
+
+def _read_metadata(folder: Path) -> dict:
     if not folder.is_dir():
         raise InputError(f"{folder}: Argos package folder not found; install the package (.argosmodel) again")
     meta_path = folder / "metadata.json"
     if not meta_path.is_file():
         raise InputError(f"{folder}: no metadata.json, so not an Argos package; install it from its .argosmodel file")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{meta_path}: not valid JSON ({e}); install the package again") from None
-    if not isinstance(meta, dict) or not meta.get("from_code") or not meta.get("to_code"):
-        raise InputError(f"{meta_path}: from_code and to_code are required; install the package again")
-    kind = meta.get("type", "translate")
-    if kind != "translate":
-        raise InputError(f"{folder}: an Argos {kind!r} package, not a translation package; install a translate-* package")
+        raw = meta_path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{meta_path}: cannot be read ({e.strerror}); check its permissions") from None
+    return parse_metadata(raw, str(meta_path))
+
+
+def _check_files(folder: Path) -> None:
     if not (folder / "model" / "model.bin").is_file():
         raise InputError(f"{folder}: model/model.bin (the CTranslate2 weights) is missing; install the package again")
     if not (folder / "sentencepiece.model").is_file():
@@ -63,37 +132,45 @@ def read_package(folder: Path) -> ArgosPackage:
                 "install a package with a sentencepiece.model"
             )
         raise InputError(f"{folder}: sentencepiece.model is missing; install the package again")
-    from_code, to_code = str(meta["from_code"]), str(meta["to_code"])
-    return ArgosPackage(
-        path=folder,
-        from_code=from_code,
-        to_code=to_code,
-        name=f"translate-{from_code}_{to_code}",
-        version=str(meta.get("package_version") or "0"),
-        license=meta.get("license") or None,
-        size_bytes=sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
-        target_prefix=str(meta.get("target_prefix") or ""),
-    )
 
 
-def installed_packages(folders: Sequence[Path]) -> tuple[ArgosPackage, ...]:
-    """Every readable package in the given folders (one package per subfolder).
+def scan_packages(roots: Sequence[Path]) -> tuple[PackageFolder, ...]:
+    """Every package folder under the given install folders (one package per subfolder), broken ones too.
 
-    A broken package is logged and skipped, so one bad install does not hide the others.
+    A subfolder counts when it has a metadata.json and its name does not start with "."
+    (the installer's .download-*, .partial-* and .replaced-* are never packages). A
+    folder reached twice (the same path listed twice, or through a link) counts once,
+    where it is first found.
     """
-    found = []
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir():
+    found: list[PackageFolder] = []
+    seen: set[Path] = set()
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
             continue
-        for child in sorted(folder.iterdir()):
-            if not (child / "metadata.json").is_file():
+        for child in sorted(root.iterdir()):
+            if child.name.startswith(".") or not (child / "metadata.json").is_file():
                 continue
-            try:
-                found.append(read_package(child))
-            except InputError as e:
-                logger.warning("skipping an Argos package: %s", e)
+            if (key := child.resolve()) in seen:
+                continue
+            seen.add(key)
+            found.append(inspect_package(child))
     return tuple(found)
+
+
+def installed_packages(roots: Sequence[Path]) -> tuple[ArgosPackage, ...]:
+    """The usable packages under the given install folders, in `scan_packages` order.
+
+    A broken package is logged and skipped, so one bad install does not hide the others;
+    `medialib models list` shows it with the same problem.
+    """
+    usable = []
+    for found in scan_packages(roots):
+        if found.package is None:
+            logger.warning("skipping an Argos package: %s", found.problem)
+        else:
+            usable.append(found.package)
+    return tuple(usable)
 
 
 def find_route(packages: Sequence[ArgosPackage], src: str, dst: str) -> tuple[ArgosPackage, ...] | None:
@@ -120,30 +197,12 @@ def _primary(code: str) -> str:
 
 def _best(packages: Sequence[ArgosPackage], src: str, dst: str) -> ArgosPackage | None:
     fitting = [p for p in packages if _primary(p.from_code) == src and _primary(p.to_code) == dst]
-    return max(fitting, key=lambda p: _version_key(p.version), default=None)
+    return max(fitting, key=lambda p: version_key(p.version), default=None)
 
 
-def _version_key(version: str) -> tuple[int, ...]:
+def version_key(version: str) -> tuple[int, ...]:
+    """A package version for comparing: "1.10" > "1.9"; digits only, so "1.9-rc" == "1.9"."""
     return tuple(int(n) for n in re.findall(r"\d+", version))
 
 
-SOURCE_FILE = "medialib-source.json"  # written into each package medialib installs
-
-
-def _parse_metadata(raw: bytes, where: str) -> dict:
-    try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise InputError(f"{where}: not valid JSON ({e}); the package is damaged, download it again") from None
-    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), str) and meta[k].strip()
-                                             for k in ("from_code", "to_code")):
-        raise InputError(f"{where}: metadata has no from_code/to_code; this is not an Argos translation package")
-    meta["from_code"], meta["to_code"] = meta["from_code"].strip().lower(), meta["to_code"].strip().lower()
-    return meta
-
-
-def _package_folders(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-                  and (p / "metadata.json").is_file())
+SOURCE_FILE = "medialib-source.json"  # written into each package medialib installs: where it came from

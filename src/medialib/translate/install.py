@@ -37,8 +37,15 @@ from pathlib import Path, PurePosixPath
 from medialib.config import TranslationOptions
 from medialib.errors import InputError, MedialibError, TransientError
 from medialib.ids import file_sha256
-from medialib.models import ModelInfo, _argos_info, _package_folders
-from medialib.translate.argos import SOURCE_FILE, _parse_metadata
+from medialib.models import ModelInfo, argos_model_info
+from medialib.translate.argos import (
+    REQUIRED_FILES,
+    SOURCE_FILE,
+    inspect_package,
+    parse_metadata,
+    scan_packages,
+    version_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +240,7 @@ def install_argos_file(path: Path, translation: TranslationOptions, *, source: s
 def _pick_entry(entries: tuple[IndexEntry, ...], src: str, dst: str, url: str) -> IndexEntry:
     matches = [e for e in entries if e.from_code == src and e.to_code == dst]
     if matches:
-        return max(matches, key=lambda e: _version_key(e.version))
+        return max(matches, key=lambda e: version_key(e.version))
     pairs = sorted({f"{e.from_code}->{e.to_code}" for e in entries})
     msg = (f"{src} -> {dst}: no package for this pair in the Argos index {url}; "
            f"available pairs: {', '.join(pairs) or 'none'}")
@@ -245,10 +252,6 @@ def _pick_entry(entries: tuple[IndexEntry, ...], src: str, dst: str, url: str) -
         else:
             msg += f". A pivot through English needs both {src} -> en and en -> {dst}, and the index lacks one"
     raise InputError(msg)
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version))
 
 
 def _download(entry: IndexEntry, out, progress: DownloadProgress | None, timeout_s: float) -> tuple[str, str]:
@@ -348,10 +351,12 @@ def _install_package(archive: Path, root: Path, record: dict, expect: tuple[str,
     try:
         _extract(archive, members, staging)
         package = staging / top
+        if (problem := inspect_package(package).problem) is not None:  # read as the translator will read it
+            raise InputError(f"{archive.name}: nothing was installed: {problem.replace(str(package), top)}")
         record = {**record, "installed_at": datetime.now(UTC).isoformat(timespec="seconds")}
         (package / SOURCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         target = root / top
-        older = [p for p in _package_folders(root) if p != target and _pair_of(p) == pair]
+        older = [f.path for f in scan_packages([root]) if f.path != target and f.pair == pair]
         if target.exists():
             replaced.append(target.rename(root / f".replaced-{top}-{staging.name.removeprefix('.partial-')}"))
         try:
@@ -373,15 +378,7 @@ def _install_package(archive: Path, root: Path, record: dict, expect: tuple[str,
         for p in replaced:
             shutil.rmtree(p, ignore_errors=True)
     log.info("installed Argos package %s (%s -> %s) into %s", top, *pair, target)
-    return _argos_info(target)
-
-
-def _pair_of(folder: Path) -> tuple[str, str] | None:
-    try:
-        meta = _parse_metadata((folder / "metadata.json").read_bytes(), str(folder))
-    except (OSError, InputError):
-        return None
-    return meta["from_code"], meta["to_code"]
+    return argos_model_info(inspect_package(target))
 
 
 def _check_archive(archive: Path) -> tuple[str, dict, list[zipfile.ZipInfo]]:
@@ -412,7 +409,7 @@ def _check_archive(archive: Path) -> tuple[str, dict, list[zipfile.ZipInfo]]:
         if top.startswith(".") or top in (".", ".."):
             raise InputError(f"{name}: top folder {top!r} is not a valid package name; it is not an Argos package")
         files = {i.filename: i for i in infos if not i.is_dir()}
-        for required in ("metadata.json", "model/model.bin", "sentencepiece.model"):
+        for required in REQUIRED_FILES:
             if f"{top}/{required}" not in files:
                 raise InputError(f"{name}: {required} is missing from the package; "
                                  "it is incomplete or not an Argos package; download it again")
@@ -421,7 +418,7 @@ def _check_archive(archive: Path) -> tuple[str, dict, list[zipfile.ZipInfo]]:
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise InputError(f"{name}: metadata.json cannot be read ({e}); the file is damaged, "
                              "download it again") from None
-        meta = _parse_metadata(raw, f"{name}: metadata.json")
+        meta = parse_metadata(raw, f"{name}: metadata.json")
     return top, meta, list(files.values())
 
 

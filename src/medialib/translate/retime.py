@@ -27,10 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from medialib.clock import format_timestamp_ms
 from medialib.config import SubtitleRules
 from medialib.speech.transcript import Word
 from medialib.subtitles.cues import Cue, Track
-from medialib.subtitles.segment import ends_sentence, segment_cues
+from medialib.subtitles.punctuation import CLOSERS, ends_clause, ends_sentence
+from medialib.subtitles.segment import segment_cues
 from medialib.translate.ct2 import Translator
 from medialib.translate.glossary import Term, find_term, glossary_violations
 
@@ -50,12 +52,6 @@ _PLACEHOLDER = "ZQ{}"
 
 
 _PLACEHOLDER_OUT = re.compile(r"\bZ\s?Q\s?(\d{1,3})\b", re.IGNORECASE)
-
-
-_CLOSERS = "\"'»”’)]}"
-
-
-_CLAUSE_END = (",", ";", ":", "—", "–")
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,7 @@ def sentences_from_words(words: Sequence[Word]) -> tuple[Sentence, ...]:
 
     A sentence ends after . ? ! … (not after "Dr." nor before a lowercase word), at a
     silence longer than SENTENCE_PAUSE_MS, and a run of MAX_SENTENCE_WORDS words without
-    either is cut at its last clause mark (, ; : —) or else its widest gap.
+    either is cut at its last clause mark (, ; : — and their CJK forms) or else its widest gap.
     """
     clean = []
     for w in words:
@@ -125,7 +121,7 @@ def sentences_from_cues(cues: Sequence[Cue]) -> tuple[Sentence, ...]:
 def _long_run_cut(run: Sequence[Word]) -> int:
     """Where to cut a run of words that has no sentence end: an index in the second half."""
     candidates = range(max(1, len(run) // 2), len(run))
-    clauses = [i for i in candidates if run[i - 1].text.rstrip(_CLOSERS).endswith(_CLAUSE_END)]
+    clauses = [i for i in candidates if ends_clause(run[i - 1])]
     if clauses:
         return clauses[-1]
     return max(candidates, key=lambda i: (run[i].start_ms - run[i - 1].end_ms, i))
@@ -223,7 +219,7 @@ def translate_track(
     violations = []
     for n, (sentence, translation) in enumerate(zip(sentences, translations), start=1):
         for problem in glossary_violations(sentence.text, translation, terms):
-            violations.append(f"sentence {n} ({_clock(sentence.start_ms)}): {problem}")
+            violations.append(f"sentence {n} ({format_timestamp_ms(sentence.start_ms)}): {problem}")
     cues = retime_translation(sentences, translations, rules)
     track = Track(language=dst, origin="machine-translation", cues=cues, model=translator.model)
     logger.info(
@@ -264,15 +260,8 @@ def _restore(text: str, mapping: dict[int, Term]) -> str:
         if term is None:
             return ""
         target = term.target
-        if not text[: m.start()].strip(_CLOSERS + " «“„(") and target[:1].islower():
+        if not text[: m.start()].strip(CLOSERS + " «“„(") and target[:1].islower():
             target = target[:1].upper() + target[1:]
         return target
 
     return " ".join(_PLACEHOLDER_OUT.sub(put, text).split())
-
-
-def _clock(ms: int) -> str:
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
