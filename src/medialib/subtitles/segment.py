@@ -75,7 +75,7 @@ def segment_cues(words: Sequence[Word], rules: SubtitleRules, *, earliest_ms: in
     if unreadable:
         logger.info("%d of %d cues stay faster than %g chars/s or shorter than %d ms, the first at %s: "
                     "the speech leaves no room for them (check_cues names each)", len(unreadable), len(cues),
-                    rules.max_cps, rules.min_duration_ms, _clock(unreadable[0].start_ms))
+                    rules.max_cps, rules.min_duration_ms, format_timestamp_ms(unreadable[0].start_ms))
     return cues
 
 
