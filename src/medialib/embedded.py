@@ -59,6 +59,12 @@ PORT_FLAGS = (
     # admin.ui=false hides the UI but the admin server (and its gRPC) still listens.
     "admin.port", "admin.port.grpc",
 )
+# weed mini 4.48's plugin worker dials the admin gRPC server at admin.port + 10000 whatever
+# -admin.port.grpc says: so admin.port.grpc is set to exactly that, and admin.port kept low
+# enough for it to be a port. Otherwise the worker redials forever (a few % of a core, and
+# log lines without end); connected, the server idles at ~0.2%.
+ADMIN_GRPC_OFFSET = 10000
+MAX_ADMIN_PORT = 65535 - ADMIN_GRPC_OFFSET
 # Environment variables weed reads as defaults for flags we do not want set behind our back.
 _STRIPPED_ENV = ("S3_BUCKET", "S3_TABLE_BUCKET", "S3_EXTERNAL_URL")
 _SOCK_RE = re.compile(r"^seaweedfs-[a-z0-9-]+-(\d+)\.sock$")
@@ -204,22 +210,85 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _free_ports(host: str, n: int) -> list[int]:
-    """n distinct free ports, held open together so the kernel cannot hand out one twice."""
+def _free_ports(host: str, n: int, avoid=frozenset()) -> list[int]:
+    """n distinct free ports, none in avoid, held open together so the kernel cannot hand out one twice."""
     socks = []
     try:
-        for _ in range(n):
+        while len(socks) < n + len(avoid):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind((host, 0))
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+        return [p for p in (s.getsockname()[1] for s in socks) if p not in avoid][:n]
     finally:
         for s in socks:
             s.close()
 
 
+def _free_admin_port(host: str, avoid=frozenset()) -> int:
+    """A free admin port whose gRPC twin (port + ADMIN_GRPC_OFFSET) is free too; none in avoid."""
+    for _ in range(100):
+        (p,) = _free_ports(host, 1, avoid)
+        # The kernel's pick may serve as the admin port or as its gRPC twin.
+        for admin in (p, p - ADMIN_GRPC_OFFSET):
+            twin = admin + ADMIN_GRPC_OFFSET
+            if (1024 <= admin <= MAX_ADMIN_PORT and not {admin, twin} & set(avoid)
+                    and _port_free(host, admin) and _port_free(host, twin)):
+                return admin
+    raise TransientError(
+        f"found no free pair of ports {host}:N and N+{ADMIN_GRPC_OFFSET} for the SeaweedFS admin server; "
+        "free some ports or try again"
+    )
+
+
+def _port_problems(ports: dict) -> dict[str, str]:
+    """What is wrong with a stored port set, by flag: {} when weed mini can use it as it is.
+
+    A port must be an int in 1..65535, not used by an earlier flag (PORT_FLAGS order, so
+    s3 and the master keep theirs), and the admin pair must follow ADMIN_GRPC_OFFSET; when
+    either admin port is wrong both are. Unknown keys are problems too (dropped on repair).
+    """
+    problems: dict[str, str] = {k: "unknown flag" for k in ports if k not in PORT_FLAGS}
+    seen: dict[int, str] = {}
+    for flag in PORT_FLAGS:
+        p = ports.get(flag)
+        if p is None:
+            problems[flag] = "missing"
+        elif not isinstance(p, int) or isinstance(p, bool) or not 1 <= p <= 65535:
+            problems[flag] = f"{p!r} is not a port (1..65535)"
+        elif p in seen:
+            problems[flag] = f"{p} is also {seen[p]}"
+        else:
+            seen[p] = flag
+    admin, grpc = ports.get("admin.port"), ports.get("admin.port.grpc")
+    if "admin.port" not in problems and admin > MAX_ADMIN_PORT:
+        problems["admin.port"] = (f"{admin} is above {MAX_ADMIN_PORT}: weed mini's worker dials "
+                                  f"admin.port + {ADMIN_GRPC_OFFSET}, an invalid port")
+    elif not {"admin.port", "admin.port.grpc"} & problems.keys() and grpc != admin + ADMIN_GRPC_OFFSET:
+        problems["admin.port.grpc"] = (f"{grpc} is not admin.port + {ADMIN_GRPC_OFFSET} = "
+                                       f"{admin + ADMIN_GRPC_OFFSET}, where weed mini's worker dials")
+    if "admin.port" in problems or "admin.port.grpc" in problems:
+        for flag in ("admin.port", "admin.port.grpc"):
+            problems.setdefault(flag, "replaced with its pair")
+    return {f: problems[f] for f in (*PORT_FLAGS, *ports) if f in problems}
+
+
+def _fill_ports(host: str, ports: dict[str, int]) -> dict[str, int]:
+    """ports with a free port for every flag it lacks (the admin pair by ADMIN_GRPC_OFFSET), in PORT_FLAGS order."""
+    out = dict(ports)
+    if "admin.port" not in out:
+        admin = _free_admin_port(host, avoid=set(out.values()))
+        out.update({"admin.port": admin, "admin.port.grpc": admin + ADMIN_GRPC_OFFSET})
+    missing = [f for f in PORT_FLAGS if f not in out]
+    out.update(zip(missing, _free_ports(host, len(missing), avoid=set(out.values()))))
+    return {f: out[f] for f in PORT_FLAGS}
+
+
 def _choose_ports(opts: EmbeddedOptions, data_dir: Path, *, fresh: bool) -> dict[str, int]:
-    """Last run's ports when all are still free (the master names its folder by port), else new ones."""
+    """Last run's ports when all are still free (the master names its folder by port), else new ones.
+
+    A stored ports.json with bad values (out of range, duplicated, an admin port weed mini's
+    worker cannot reach) is repaired: the good ports are kept, the bad ones replaced, with a warning.
+    """
     host = opts.host
     if opts.s3_port and not _port_free(host, opts.s3_port):
         raise InputError(
@@ -227,15 +296,17 @@ def _choose_ports(opts: EmbeddedOptions, data_dir: Path, *, fresh: bool) -> dict
             "(MEDIALIB_EMBEDDED__S3_PORT) to a free port, or 0 to pick one"
         )
     previous = None if fresh else _read_json(data_dir / PORTS_FILE)
-    if previous and set(previous) == set(PORT_FLAGS) and (not opts.s3_port or previous["s3.port"] == opts.s3_port):
-        if all(isinstance(p, int) and _port_free(host, p) for p in previous.values()):
-            return {k: int(v) for k, v in previous.items()}
-    picked = _free_ports(host, len(PORT_FLAGS) + 1)
-    picked = [p for p in picked if p != opts.s3_port][: len(PORT_FLAGS)]
-    ports = dict(zip(PORT_FLAGS, picked))
-    if opts.s3_port:
-        ports["s3.port"] = opts.s3_port
-    return ports
+    if previous and (not opts.s3_port or previous.get("s3.port") == opts.s3_port):
+        problems = _port_problems(previous)
+        kept = {f: previous[f] for f in PORT_FLAGS if f not in problems}
+        if all(_port_free(host, p) for p in kept.values()):
+            ports = _fill_ports(host, kept)
+            if problems:
+                log.warning("%s: repaired %s", data_dir / PORTS_FILE, "; ".join(
+                    f"{f} {previous.get(f)!r} -> {ports[f]} ({why})" if f in ports else f"{f} dropped ({why})"
+                    for f, why in problems.items()))
+            return ports
+    return _fill_ports(host, {"s3.port": opts.s3_port} if opts.s3_port else {})
 
 
 def _temp_dirs() -> set[Path]:
