@@ -9,7 +9,8 @@ Files in the data folder besides weed's own:
     credentials.json   the generated S3 keys (mode 0600), kept across restarts
     ports.json         the ports of the last run, reused so the master keeps its folder
     server.json        pid, pgid and ports of the running server (removed on stop)
-    weed.log           weed's output (rotated once at 20 MB)
+    weed.log           weed's stdout and stderr: its banner, errors, panics (rotated at start past 20 MB)
+    logs/              weed's own log files (all levels), size-capped by weed itself while it runs
     server.lock        serialises start/stop between processes
 """
 
@@ -47,6 +48,8 @@ CREDENTIALS_FILE = "credentials.json"
 STATE_FILE = "server.json"
 PORTS_FILE = "ports.json"
 LOG_FILE = "weed.log"
+LOG_DIR = "logs"
+LOG_START_MARK = "==== medialib starting weed"
 LOCK_FILE = "server.lock"
 LOG_ROTATE_BYTES = 20 << 20
 
@@ -336,7 +339,7 @@ def _remove_sockets(ports) -> int:
     return removed
 
 
-def _log_tail(path: Path, max_bytes: int = 4000) -> str:
+def _file_tail(path: Path, max_bytes: int) -> str:
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -346,10 +349,41 @@ def _log_tail(path: Path, max_bytes: int = 4000) -> str:
         return ""
 
 
-def _weed_argv(weed: Path, data_dir: Path, host: str, ports: dict[str, int]) -> list[str]:
+def weed_log_files(data_dir: Path, pid: int) -> list[Path]:
+    """The log files of the weed process pid: its glog INFO file (every level), then weed.log.
+
+    The INFO file is named for the pid, so one from an earlier run is never mistaken for this one's.
+    """
+    found = sorted(Path(data_dir, LOG_DIR).glob(f"weed.*.log.INFO.*.{pid}"))
+    return found + [Path(data_dir, LOG_FILE)]
+
+
+def _log_tail(data_dir: Path, pid: int, max_bytes: int = 4000) -> str:
+    """The end of what weed pid logged: its INFO file, then stderr (errors last, so they end the tail).
+
+    weed buffers its log files and flushes them every 30 s, and not when it exits on a bad
+    flag or a taken port; errors also go to stderr at once (-stderrthreshold), into weed.log.
+    """
+    *glog, stderr_path = weed_log_files(data_dir, pid)
+    stderr = _file_tail(stderr_path, max_bytes)
+    mark = stderr.rfind(LOG_START_MARK)
+    if mark >= 0:  # this run's part only: skip the start marker line and what came before
+        stderr = stderr[mark:].partition("\n")[2]
+    return "".join(_file_tail(p, max_bytes) for p in glog[-1:]) + stderr
+
+
+def _weed_argv(weed: Path, data_dir: Path, host: str, ports: dict[str, int], opts: EmbeddedOptions) -> list[str]:
     return [
         str(weed),
-        "-logtostderr=true",            # into weed.log, not glog files in the temp folder
+        # Logging flags go before the command. weed rotates and prunes its own log files while
+        # it runs (medialib could only rotate weed.log at start, and a detached server runs for weeks).
+        f"-logdir={data_dir / LOG_DIR}",  # not glog files in the temp folder
+        f"-log_max_size_mb={opts.log_max_size_mb}",
+        f"-log_max_files={opts.log_max_files}",  # per level, across restarts
+        "-alsologtostderr=false",       # default true: everything would also land in weed.log, uncapped
+        # Errors also reach weed.log at once: the log files are buffered (flushed every 30 s), and
+        # weed exits on a taken port without flushing them.
+        "-stderrthreshold=ERROR",
         "mini",
         f"-dir={data_dir}",
         f"-ip={host}",                  # the address weed advertises between its own parts
@@ -490,7 +524,9 @@ def _launch(opts: EmbeddedOptions, data_dir: Path, weed: Path, keys: tuple[str, 
             detach: bool, fresh_ports: bool) -> ServerInfo:
     ports = _choose_ports(opts, data_dir, fresh=fresh_ports)
     _remove_sockets(ports.values())  # stale ones from a server killed with -9
-    argv = _weed_argv(weed, data_dir, opts.host, ports)
+    log_dir = data_dir / LOG_DIR
+    log_dir.mkdir(exist_ok=True, mode=0o700)
+    argv = _weed_argv(weed, data_dir, opts.host, ports, opts)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _STRIPPED_ENV}
     env.update(AWS_ACCESS_KEY_ID=keys[0], AWS_SECRET_ACCESS_KEY=keys[1])  # weed mini's admin identity
     if opts.memory_limit:
@@ -498,7 +534,7 @@ def _launch(opts: EmbeddedOptions, data_dir: Path, weed: Path, keys: tuple[str, 
     log_path = data_dir / LOG_FILE
     _rotate_log(log_path)
     with open(log_path, "ab") as logf:
-        logf.write(f"\n==== medialib starting weed {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(argv)}\n".encode())
+        logf.write(f"\n{LOG_START_MARK} {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(argv)}\n".encode())
         logf.flush()
         proc = subprocess.Popen(
             argv, cwd=data_dir, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
@@ -515,8 +551,8 @@ def _launch(opts: EmbeddedOptions, data_dir: Path, weed: Path, keys: tuple[str, 
         if rc is not None:
             _children.pop(proc.pid, None)
             _remove_sockets(ports.values())
-            tail = _log_tail(log_path)
-            err = ToolError(f"SeaweedFS exited with code {rc} while starting; see {log_path}",
+            tail = _log_tail(data_dir, proc.pid)
+            err = ToolError(f"SeaweedFS exited with code {rc} while starting; see {log_path} and {log_dir}",
                             argv=argv, stderr=tail, returncode=rc)
             # weed mini checks every port before it starts anything ("Port allocation failed").
             if re.search(r"port allocation failed|address already in use", tail, re.I):
@@ -532,10 +568,10 @@ def _launch(opts: EmbeddedOptions, data_dir: Path, weed: Path, keys: tuple[str, 
             _terminate_group(proc.pid, 10.0)
             _children.pop(proc.pid, None)
             _remove_sockets(ports.values())
-            tail = _log_tail(log_path).strip().splitlines()[-5:]
+            tail = _log_tail(data_dir, proc.pid).strip().splitlines()[-5:]
             raise TransientError(
                 f"SeaweedFS did not answer on {endpoint} within {opts.start_timeout_s:g} s "
-                f"(last: {last or 'no reply'}); see {log_path}, or raise embedded.start_timeout_s. "
+                f"(last: {last or 'no reply'}); see {log_dir} and {log_path}, or raise embedded.start_timeout_s. "
                 "Log tail: " + " | ".join(tail)
             )
         time.sleep(0.1)

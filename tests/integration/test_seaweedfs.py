@@ -209,6 +209,24 @@ def test_fresh_ports_follow_the_admin_rule():
         assert list(ports) == list(embedded.PORT_FLAGS) and embedded._port_problems(ports) == {}
 
 
+def test_a_port_taken_at_start_is_found_in_weeds_log(tmp_path, monkeypatch):
+    """weed exits on a taken port before it flushes its log files: the reason must still reach the error."""
+    import socket
+
+    eo = load_settings(environ={}).embedded.model_copy(update={"s3_port": 0})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = {**embedded._fill_ports(eo.host, {}), "master.port": taken.getsockname()[1]}
+        monkeypatch.setattr(embedded, "_choose_ports", lambda *a, **kw: ports)
+        with pytest.raises(embedded._PortRace) as caught:
+            embedded._launch(eo, tmp_path, embedded.weed_path(), ("MLTESTKEY", "x" * 40), detach=False,
+                             fresh_ports=False)
+    err = caught.value.error
+    assert "Port allocation failed" in err.stderr_tail and f"port {ports['master.port']}" in str(err)
+    assert socket_files(ports.values()) == []
+
+
 def test_credentials_are_generated_once_and_private(tmp_path):
     first = embedded.load_or_create_credentials(tmp_path)
     assert embedded.load_or_create_credentials(tmp_path) == first
