@@ -449,3 +449,42 @@ def test_stopped_server_is_transient(s3_server):
                           config=Config(retries={"max_attempts": 1}, connect_timeout=1))
     with pytest.raises(TransientError, match="cannot reach the S3 server"):
         storage.get_bytes(client, "b", "k")
+
+
+# ---------------------------------------------------------------- idle cost (the one slow test: 30 s)
+
+
+def group_cpu_s(pgid: int) -> float:
+    """User + system CPU seconds of the live processes in a process group (from /proc)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue   # gone meanwhile
+        if int(fields[2]) == pgid:                      # fields after the name: state, ppid, pgrp, ...
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU times from /proc")
+def test_idle_server_is_quiet_and_cheap(embedded_server):
+    """The session's server, started from a stored admin port of 60000 (see conftest): its admin
+    worker connects, and idle it logs no redial loop and costs under 2% of one core."""
+    data_dir, pid = embedded_server.data_dir, embedded_server.pid
+    ports = json.loads((data_dir / "ports.json").read_text())
+    assert ports["admin.port"] != 60000 and embedded._port_problems(ports) == {}
+    started_at = json.loads((data_dir / "server.json").read_text())["started_at"]
+
+    time.sleep(max(0.0, started_at + 10 - time.time()))   # idle: past weed's own start-up work
+    cpu_s, t0 = group_cpu_s(pid), time.monotonic()
+    time.sleep(30)
+    share = (group_cpu_s(pid) - cpu_s) / (time.monotonic() - t0)
+
+    # weed flushes its log files every 30 s: by now its first 30 s are on disk (and errors are in weed.log at once).
+    time.sleep(max(0.0, started_at + 32 - time.time()))
+    logged = "".join(p.read_text(errors="replace") for p in embedded.weed_log_files(data_dir, pid))
+    redials = [line for line in logged.splitlines() if "invalid port" in line or "connection refused" in line]
+    assert redials == []
+    assert f"Connected to admin server at 127.0.0.1:{ports['admin.port.grpc']}" in logged
+    assert share < 0.02, f"idle weed used {share:.1%} of a core"
