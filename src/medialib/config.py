@@ -54,6 +54,8 @@ class EmbeddedOptions(_Section):
     s3_port: int = Field(ge=0, le=65535)
     memory_limit: str
     start_timeout_s: float = Field(gt=0)
+    log_max_size_mb: int = Field(ge=1)
+    log_max_files: int = Field(ge=1)
 
 
 class Rung(_Section):

@@ -153,6 +153,82 @@ def test_server_start_status_stop_restart_keeps_data(tmp_path, s3_server):
     assert socket_files(used_ports) == []
 
 
+# ---------------------------------------------------------------- ports
+
+
+def good_ports() -> dict[str, int]:
+    return {"s3.port": 20001, "s3.port.grpc": 20002, "master.port": 20003, "master.port.grpc": 20004,
+            "volume.port": 20005, "volume.port.grpc": 20006, "filer.port": 20007, "filer.port.grpc": 20008,
+            "admin.port": 30000, "admin.port.grpc": 40000}
+
+
+def test_port_problems_name_each_bad_port():
+    assert embedded._port_problems(good_ports()) == {}
+    assert embedded._port_problems({**good_ports(), "admin.port": 60000}) == {
+        "admin.port": "60000 is above 55535: weed mini's worker dials admin.port + 10000, an invalid port",
+        "admin.port.grpc": "replaced with its pair"}
+    assert embedded._port_problems({**good_ports(), "admin.port.grpc": 40001}) == {
+        "admin.port": "replaced with its pair",
+        "admin.port.grpc": "40001 is not admin.port + 10000 = 40000, where weed mini's worker dials"}
+    # The first flag keeps a duplicated port (s3 and the master first).
+    assert embedded._port_problems({**good_ports(), "volume.port": 20001, "filer.port": 70000,
+                                    "filer.port.grpc": "20008", "webdav.port": 7333}) == {
+        "volume.port": "20001 is also s3.port", "filer.port": "70000 is not a port (1..65535)",
+        "filer.port.grpc": "'20008' is not a port (1..65535)", "webdav.port": "unknown flag"}
+    missing = good_ports()
+    del missing["master.port"]
+    assert embedded._port_problems(missing) == {"master.port": "missing"}
+
+
+@pytest.mark.parametrize("damage", [
+    {"admin.port": 60000},
+    {"volume.port": "s3.port", "filer.port": 70000},
+], ids=["admin-60000", "duplicate-and-out-of-range"])
+def test_stored_ports_are_repaired_keeping_the_good_ones(tmp_path, caplog, damage):
+    eo = load_settings(environ={}).embedded.model_copy(update={"s3_port": 0})
+    stored = embedded._fill_ports(eo.host, {})        # free ports that follow every rule
+    assert embedded._port_problems(stored) == {}
+    damaged = {**stored, **{f: stored[v] if isinstance(v, str) else v for f, v in damage.items()}}
+    (tmp_path / "ports.json").write_text(json.dumps(damaged))
+
+    with caplog.at_level("WARNING", logger="medialib.embedded"):
+        got = embedded._choose_ports(eo, tmp_path, fresh=False)
+
+    assert embedded._port_problems(got) == {}
+    assert got["admin.port"] <= 55535 and got["admin.port.grpc"] == got["admin.port"] + 10000
+    replaced = set(embedded._port_problems(damaged))
+    assert replaced >= set(damage)
+    assert {f: p for f, p in got.items() if f not in replaced} == {f: p for f, p in stored.items() if f not in replaced}
+    assert all(got[f] != damaged[f] for f in replaced)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"{tmp_path / 'ports.json'}: repaired ")
+    assert all(f"{f} {damaged[f]!r} -> {got[f]} (" in warning for f in replaced)
+
+
+def test_fresh_ports_follow_the_admin_rule():
+    for _ in range(20):
+        ports = embedded._fill_ports("127.0.0.1", {})
+        assert list(ports) == list(embedded.PORT_FLAGS) and embedded._port_problems(ports) == {}
+
+
+def test_a_port_taken_at_start_is_found_in_weeds_log(tmp_path, monkeypatch):
+    """weed exits on a taken port before it flushes its log files: the reason must still reach the error."""
+    import socket
+
+    eo = load_settings(environ={}).embedded.model_copy(update={"s3_port": 0})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = {**embedded._fill_ports(eo.host, {}), "master.port": taken.getsockname()[1]}
+        monkeypatch.setattr(embedded, "_choose_ports", lambda *a, **kw: ports)
+        with pytest.raises(embedded._PortRace) as caught:
+            embedded._launch(eo, tmp_path, embedded.weed_path(), ("MLTESTKEY", "x" * 40), detach=False,
+                             fresh_ports=False)
+    err = caught.value.error
+    assert "Port allocation failed" in err.stderr_tail and f"port {ports['master.port']}" in str(err)
+    assert socket_files(ports.values()) == []
+
+
 def test_credentials_are_generated_once_and_private(tmp_path):
     first = embedded.load_or_create_credentials(tmp_path)
     assert embedded.load_or_create_credentials(tmp_path) == first
@@ -375,3 +451,42 @@ def test_stopped_server_is_transient(s3_server):
                           config=Config(retries={"max_attempts": 1}, connect_timeout=1))
     with pytest.raises(TransientError, match="cannot reach the S3 server"):
         storage.get_bytes(client, "b", "k")
+
+
+# ---------------------------------------------------------------- idle cost (the one slow test: 30 s)
+
+
+def group_cpu_s(pgid: int) -> float:
+    """User + system CPU seconds of the live processes in a process group (from /proc)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue   # gone meanwhile
+        if int(fields[2]) == pgid:                      # fields after the name: state, ppid, pgrp, ...
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU times from /proc")
+def test_idle_server_is_quiet_and_cheap(embedded_server):
+    """The session's server, started from a stored admin port of 60000 (see conftest): its admin
+    worker connects, and idle it logs no redial loop and costs under 2% of one core."""
+    data_dir, pid = embedded_server.data_dir, embedded_server.pid
+    ports = json.loads((data_dir / "ports.json").read_text())
+    assert ports["admin.port"] != 60000 and embedded._port_problems(ports) == {}
+    started_at = json.loads((data_dir / "server.json").read_text())["started_at"]
+
+    time.sleep(max(0.0, started_at + 10 - time.time()))   # idle: past weed's own start-up work
+    cpu_s, t0 = group_cpu_s(pid), time.monotonic()
+    time.sleep(30)
+    share = (group_cpu_s(pid) - cpu_s) / (time.monotonic() - t0)
+
+    # weed flushes its log files every 30 s: by now its first 30 s are on disk (and errors are in weed.log at once).
+    time.sleep(max(0.0, started_at + 32 - time.time()))
+    logged = "".join(p.read_text(errors="replace") for p in embedded.weed_log_files(data_dir, pid))
+    redials = [line for line in logged.splitlines() if "invalid port" in line or "connection refused" in line]
+    assert redials == []
+    assert f"Connected to admin server at 127.0.0.1:{ports['admin.port.grpc']}" in logged
+    assert share < 0.02, f"idle weed used {share:.1%} of a core"

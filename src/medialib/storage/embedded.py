@@ -9,7 +9,8 @@ Files in the data folder besides weed's own:
     credentials.json   the generated S3 keys (mode 0600), kept across restarts
     ports.json         the ports of the last run, reused so the master keeps its folder
     server.json        pid, pgid and ports of the running server (removed on stop)
-    weed.log           weed's output (rotated once at 20 MB)
+    weed.log           weed's stdout and stderr: its banner, errors, panics (rotated at start past 20 MB)
+    logs/              weed's own log files (all levels), size-capped by weed itself while it runs
     server.lock        serialises start/stop between processes
 """
 
@@ -47,6 +48,8 @@ CREDENTIALS_FILE = "credentials.json"
 STATE_FILE = "server.json"
 PORTS_FILE = "ports.json"
 LOG_FILE = "weed.log"
+LOG_DIR = "logs"
+LOG_START_MARK = "==== medialib starting weed"
 LOCK_FILE = "server.lock"
 LOG_ROTATE_BYTES = 20 << 20
 
@@ -59,6 +62,12 @@ PORT_FLAGS = (
     # admin.ui=false hides the UI but the admin server (and its gRPC) still listens.
     "admin.port", "admin.port.grpc",
 )
+# weed mini 4.48's plugin worker dials the admin gRPC server at admin.port + 10000 whatever
+# -admin.port.grpc says: so admin.port.grpc is set to exactly that, and admin.port kept low
+# enough for it to be a port. Otherwise the worker redials forever (a few % of a core, and
+# log lines without end); connected, the server idles at ~0.2%.
+ADMIN_GRPC_OFFSET = 10000
+MAX_ADMIN_PORT = 65535 - ADMIN_GRPC_OFFSET
 # Environment variables weed reads as defaults for flags we do not want set behind our back.
 _STRIPPED_ENV = ("S3_BUCKET", "S3_TABLE_BUCKET", "S3_EXTERNAL_URL")
 _SOCK_RE = re.compile(r"^seaweedfs-[a-z0-9-]+-(\d+)\.sock$")
@@ -204,22 +213,85 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _free_ports(host: str, n: int) -> list[int]:
-    """n distinct free ports, held open together so the kernel cannot hand out one twice."""
+def _free_ports(host: str, n: int, avoid=frozenset()) -> list[int]:
+    """n distinct free ports, none in avoid, held open together so the kernel cannot hand out one twice."""
     socks = []
     try:
-        for _ in range(n):
+        while len(socks) < n + len(avoid):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind((host, 0))
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+        return [p for p in (s.getsockname()[1] for s in socks) if p not in avoid][:n]
     finally:
         for s in socks:
             s.close()
 
 
+def _free_admin_port(host: str, avoid=frozenset()) -> int:
+    """A free admin port whose gRPC twin (port + ADMIN_GRPC_OFFSET) is free too; none in avoid."""
+    for _ in range(100):
+        (p,) = _free_ports(host, 1, avoid)
+        # The kernel's pick may serve as the admin port or as its gRPC twin.
+        for admin in (p, p - ADMIN_GRPC_OFFSET):
+            twin = admin + ADMIN_GRPC_OFFSET
+            if (1024 <= admin <= MAX_ADMIN_PORT and not {admin, twin} & set(avoid)
+                    and _port_free(host, admin) and _port_free(host, twin)):
+                return admin
+    raise TransientError(
+        f"found no free pair of ports {host}:N and N+{ADMIN_GRPC_OFFSET} for the SeaweedFS admin server; "
+        "free some ports or try again"
+    )
+
+
+def _port_problems(ports: dict) -> dict[str, str]:
+    """What is wrong with a stored port set, by flag: {} when weed mini can use it as it is.
+
+    A port must be an int in 1..65535, not used by an earlier flag (PORT_FLAGS order, so
+    s3 and the master keep theirs), and the admin pair must follow ADMIN_GRPC_OFFSET; when
+    either admin port is wrong both are. Unknown keys are problems too (dropped on repair).
+    """
+    problems: dict[str, str] = {k: "unknown flag" for k in ports if k not in PORT_FLAGS}
+    seen: dict[int, str] = {}
+    for flag in PORT_FLAGS:
+        p = ports.get(flag)
+        if p is None:
+            problems[flag] = "missing"
+        elif not isinstance(p, int) or isinstance(p, bool) or not 1 <= p <= 65535:
+            problems[flag] = f"{p!r} is not a port (1..65535)"
+        elif p in seen:
+            problems[flag] = f"{p} is also {seen[p]}"
+        else:
+            seen[p] = flag
+    admin, grpc = ports.get("admin.port"), ports.get("admin.port.grpc")
+    if "admin.port" not in problems and admin > MAX_ADMIN_PORT:
+        problems["admin.port"] = (f"{admin} is above {MAX_ADMIN_PORT}: weed mini's worker dials "
+                                  f"admin.port + {ADMIN_GRPC_OFFSET}, an invalid port")
+    elif not {"admin.port", "admin.port.grpc"} & problems.keys() and grpc != admin + ADMIN_GRPC_OFFSET:
+        problems["admin.port.grpc"] = (f"{grpc} is not admin.port + {ADMIN_GRPC_OFFSET} = "
+                                       f"{admin + ADMIN_GRPC_OFFSET}, where weed mini's worker dials")
+    if "admin.port" in problems or "admin.port.grpc" in problems:
+        for flag in ("admin.port", "admin.port.grpc"):
+            problems.setdefault(flag, "replaced with its pair")
+    return {f: problems[f] for f in (*PORT_FLAGS, *ports) if f in problems}
+
+
+def _fill_ports(host: str, ports: dict[str, int]) -> dict[str, int]:
+    """ports with a free port for every flag it lacks (the admin pair by ADMIN_GRPC_OFFSET), in PORT_FLAGS order."""
+    out = dict(ports)
+    if "admin.port" not in out:
+        admin = _free_admin_port(host, avoid=set(out.values()))
+        out.update({"admin.port": admin, "admin.port.grpc": admin + ADMIN_GRPC_OFFSET})
+    missing = [f for f in PORT_FLAGS if f not in out]
+    out.update(zip(missing, _free_ports(host, len(missing), avoid=set(out.values()))))
+    return {f: out[f] for f in PORT_FLAGS}
+
+
 def _choose_ports(opts: EmbeddedOptions, data_dir: Path, *, fresh: bool) -> dict[str, int]:
-    """Last run's ports when all are still free (the master names its folder by port), else new ones."""
+    """Last run's ports when all are still free (the master names its folder by port), else new ones.
+
+    A stored ports.json with bad values (out of range, duplicated, an admin port weed mini's
+    worker cannot reach) is repaired: the good ports are kept, the bad ones replaced, with a warning.
+    """
     host = opts.host
     if opts.s3_port and not _port_free(host, opts.s3_port):
         raise ConfigError(
@@ -227,15 +299,17 @@ def _choose_ports(opts: EmbeddedOptions, data_dir: Path, *, fresh: bool) -> dict
             "(MEDIALIB_EMBEDDED__S3_PORT) to a free port, or 0 to pick one"
         )
     previous = None if fresh else _read_json(data_dir / PORTS_FILE)
-    if previous and set(previous) == set(PORT_FLAGS) and (not opts.s3_port or previous["s3.port"] == opts.s3_port):
-        if all(isinstance(p, int) and _port_free(host, p) for p in previous.values()):
-            return {k: int(v) for k, v in previous.items()}
-    picked = _free_ports(host, len(PORT_FLAGS) + 1)
-    picked = [p for p in picked if p != opts.s3_port][: len(PORT_FLAGS)]
-    ports = dict(zip(PORT_FLAGS, picked))
-    if opts.s3_port:
-        ports["s3.port"] = opts.s3_port
-    return ports
+    if previous and (not opts.s3_port or previous.get("s3.port") == opts.s3_port):
+        problems = _port_problems(previous)
+        kept = {f: previous[f] for f in PORT_FLAGS if f not in problems}
+        if all(_port_free(host, p) for p in kept.values()):
+            ports = _fill_ports(host, kept)
+            if problems:
+                log.warning("%s: repaired %s", data_dir / PORTS_FILE, "; ".join(
+                    f"{f} {previous.get(f)!r} -> {ports[f]} ({why})" if f in ports else f"{f} dropped ({why})"
+                    for f, why in problems.items()))
+            return ports
+    return _fill_ports(host, {"s3.port": opts.s3_port} if opts.s3_port else {})
 
 
 def _temp_dirs() -> set[Path]:
@@ -265,7 +339,7 @@ def _remove_sockets(ports) -> int:
     return removed
 
 
-def _log_tail(path: Path, max_bytes: int = 4000) -> str:
+def _file_tail(path: Path, max_bytes: int) -> str:
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -275,10 +349,41 @@ def _log_tail(path: Path, max_bytes: int = 4000) -> str:
         return ""
 
 
-def _weed_argv(weed: Path, data_dir: Path, host: str, ports: dict[str, int]) -> list[str]:
+def weed_log_files(data_dir: Path, pid: int) -> list[Path]:
+    """The log files of the weed process pid: its glog INFO file (every level), then weed.log.
+
+    The INFO file is named for the pid, so one from an earlier run is never mistaken for this one's.
+    """
+    found = sorted(Path(data_dir, LOG_DIR).glob(f"weed.*.log.INFO.*.{pid}"))
+    return found + [Path(data_dir, LOG_FILE)]
+
+
+def _log_tail(data_dir: Path, pid: int, max_bytes: int = 4000) -> str:
+    """The end of what weed pid logged: its INFO file, then stderr (errors last, so they end the tail).
+
+    weed buffers its log files and flushes them every 30 s, and not when it exits on a bad
+    flag or a taken port; errors also go to stderr at once (-stderrthreshold), into weed.log.
+    """
+    *glog, stderr_path = weed_log_files(data_dir, pid)
+    stderr = _file_tail(stderr_path, max_bytes)
+    mark = stderr.rfind(LOG_START_MARK)
+    if mark >= 0:  # this run's part only: skip the start marker line and what came before
+        stderr = stderr[mark:].partition("\n")[2]
+    return "".join(_file_tail(p, max_bytes) for p in glog[-1:]) + stderr
+
+
+def _weed_argv(weed: Path, data_dir: Path, host: str, ports: dict[str, int], opts: EmbeddedOptions) -> list[str]:
     return [
         str(weed),
-        "-logtostderr=true",            # into weed.log, not glog files in the temp folder
+        # Logging flags go before the command. weed rotates and prunes its own log files while
+        # it runs (medialib could only rotate weed.log at start, and a detached server runs for weeks).
+        f"-logdir={data_dir / LOG_DIR}",  # not glog files in the temp folder
+        f"-log_max_size_mb={opts.log_max_size_mb}",
+        f"-log_max_files={opts.log_max_files}",  # per level, across restarts
+        "-alsologtostderr=false",       # default true: everything would also land in weed.log, uncapped
+        # Errors also reach weed.log at once: the log files are buffered (flushed every 30 s), and
+        # weed exits on a taken port without flushing them.
+        "-stderrthreshold=ERROR",
         "mini",
         f"-dir={data_dir}",
         f"-ip={host}",                  # the address weed advertises between its own parts
@@ -419,7 +524,9 @@ def _launch(opts: EmbeddedOptions, data_dir: Path, weed: Path, keys: tuple[str, 
             detach: bool, fresh_ports: bool) -> ServerInfo:
     ports = _choose_ports(opts, data_dir, fresh=fresh_ports)
     _remove_sockets(ports.values())  # stale ones from a server killed with -9
-    argv = _weed_argv(weed, data_dir, opts.host, ports)
+    log_dir = data_dir / LOG_DIR
+    log_dir.mkdir(exist_ok=True, mode=0o700)
+    argv = _weed_argv(weed, data_dir, opts.host, ports, opts)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _STRIPPED_ENV}
     env.update(AWS_ACCESS_KEY_ID=keys[0], AWS_SECRET_ACCESS_KEY=keys[1])  # weed mini's admin identity
     if opts.memory_limit:
@@ -427,7 +534,7 @@ def _launch(opts: EmbeddedOptions, data_dir: Path, weed: Path, keys: tuple[str, 
     log_path = data_dir / LOG_FILE
     _rotate_log(log_path)
     with open(log_path, "ab") as logf:
-        logf.write(f"\n==== medialib starting weed {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(argv)}\n".encode())
+        logf.write(f"\n{LOG_START_MARK} {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(argv)}\n".encode())
         logf.flush()
         proc = subprocess.Popen(
             argv, cwd=data_dir, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
@@ -444,8 +551,8 @@ def _launch(opts: EmbeddedOptions, data_dir: Path, weed: Path, keys: tuple[str, 
         if rc is not None:
             _children.pop(proc.pid, None)
             _remove_sockets(ports.values())
-            tail = _log_tail(log_path)
-            err = ToolError(f"SeaweedFS exited with code {rc} while starting; see {log_path}",
+            tail = _log_tail(data_dir, proc.pid)
+            err = ToolError(f"SeaweedFS exited with code {rc} while starting; see {log_path} and {log_dir}",
                             argv=argv, stderr=tail, returncode=rc)
             # weed mini checks every port before it starts anything ("Port allocation failed").
             if re.search(r"port allocation failed|address already in use", tail, re.I):
@@ -461,10 +568,10 @@ def _launch(opts: EmbeddedOptions, data_dir: Path, weed: Path, keys: tuple[str, 
             _terminate_group(proc.pid, 10.0)
             _children.pop(proc.pid, None)
             _remove_sockets(ports.values())
-            tail = _log_tail(log_path).strip().splitlines()[-5:]
+            tail = _log_tail(data_dir, proc.pid).strip().splitlines()[-5:]
             raise TransientError(
                 f"SeaweedFS did not answer on {endpoint} within {opts.start_timeout_s:g} s "
-                f"(last: {last or 'no reply'}); see {log_path}, or raise embedded.start_timeout_s. "
+                f"(last: {last or 'no reply'}); see {log_dir} and {log_path}, or raise embedded.start_timeout_s. "
                 "Log tail: " + " | ".join(tail)
             )
         time.sleep(0.1)
