@@ -27,6 +27,12 @@ def ff(*args: str) -> None:
                    check=True, stdin=subprocess.DEVNULL, timeout=300)
 
 
+def ff_out(path: Path, *args: str) -> Path:
+    """Run ffmpeg with `args` writing `path`; returns path."""
+    ff(*args, str(path))
+    return path
+
+
 def speech_wav(path: Path, text: str = LECTURE_TEXT, voice: str = "en-us", wpm: int = 150) -> Path:
     if not shutil.which("espeak-ng"):
         raise RuntimeError("espeak-ng is missing: run the tests through `./run test`, which installs it")

@@ -11,7 +11,9 @@ from medialib.errors import InputError
 from medialib.media.audio import extract_audio
 from medialib.media.ladder import plan_ladder, transcode_ladder
 from medialib.media.probe import probe_media
-from medialib.media.readback import keyframe_times, segment_durations
+from medialib.media.readback import first_pts_s, keyframe_times, segment_durations
+from medialib.publish.bundle import LectureMeta, package_bundle
+from medialib.subtitles.cues import Cue, Track
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +134,22 @@ def test_audio_only_recording_gives_audio_only_ladder(d, ladder_opts):
     ladder = transcode_ladder(src, info, ladder_opts, d / "talk-out")
     assert ladder.video == () and ladder.audio is not None
     assert segment_durations(d / "talk-out" / "audio" / "index.m3u8")
+
+
+def test_audio_only_bundle_is_timed_by_its_audio(d, ladder_opts):
+    # talk.mp3 crashed at packaging: the X-TIMESTAMP-MAP reader demuxed a video stream that is not there.
+    src = clips.ff_out(d / "talk.mp3", "-f", "lavfi", "-i", "sine=f=220", "-t", "3", "-c:a", "libmp3lame")
+    info = probe_media(src)
+    ladder = transcode_ladder(src, info, ladder_opts, d / "mp3-out")
+    first = first_pts_s(d / "mp3-out" / "audio")
+    assert 0 <= first < 0.1
+    track = Track(language="en", origin="asr", cues=(Cue(0, 1500, "Hello."),))
+    bundle = package_bundle(d / "mp3-bundle", LectureMeta("talk", "Talk", "0" * 64), info, ladder, d / "mp3-out",
+                            tracks=(track,))
+    vtt = (bundle.root / "subtitles" / "en" / "v1.vtt").read_text(encoding="utf-8")
+    assert vtt.splitlines()[1] == f"X-TIMESTAMP-MAP=MPEGTS:{round(first * 90000)},LOCAL:00:00:00.000"
+    assert "video/audio/index.m3u8" in (bundle.root / "master.m3u8").read_text(encoding="utf-8")
+    assert "poster.jpg" not in bundle.files
 
 
 def test_ladder_segments_and_keyframes_align_across_rungs(d, ladder_opts):
