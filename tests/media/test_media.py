@@ -9,7 +9,7 @@ import pytest
 from medialib.config import load_settings
 from medialib.errors import InputError
 from medialib.media.audio import extract_audio
-from medialib.media.ladder import plan_ladder, transcode_ladder
+from medialib.media.ladder import make_poster, plan_ladder, transcode_ladder
 from medialib.media.probe import probe_media
 from medialib.media.readback import first_pts_s, keyframe_times, segment_durations
 from medialib.publish.bundle import LectureMeta, package_bundle
@@ -150,6 +150,24 @@ def test_audio_only_bundle_is_timed_by_its_audio(d, ladder_opts):
     assert vtt.splitlines()[1] == f"X-TIMESTAMP-MAP=MPEGTS:{round(first * 90000)},LOCAL:00:00:00.000"
     assert "video/audio/index.m3u8" in (bundle.root / "master.m3u8").read_text(encoding="utf-8")
     assert "poster.jpg" not in bundle.files
+
+
+def test_poster_from_mpegts_whose_seek_lands_after_the_last_keyframe(d):
+    # An MP4 that publishes fine, remuxed to MPEG-TS: TS has no keyframe index, so `-ss` before
+    # `-i` lands between keyframes, and here no keyframe follows (x264's default GOP of 250
+    # frames is longer than the clip): no picture reached the encoder and the poster failed.
+    mp4 = clips.with_tone(d / "long-gop.mp4", seconds=6, size="320x180")
+    ts = clips.ff_out(d / "long-gop.ts", "-i", str(mp4), "-c", "copy", "-f", "mpegts")
+    info = probe_media(ts)
+    poster = make_poster(ts, info, d / "long-gop.jpg")
+    with av.open(str(poster)) as c:
+        frame = next(c.decode(video=0))
+    assert (frame.width, frame.height) == (320, 180)
+    # the picture from 10% in (0.6 s), not the first frame of the file
+    with av.open(str(mp4)) as c:
+        source = [f.to_ndarray(format="gray").astype(int) for f in c.decode(video=0)]
+    at = min(range(len(source)), key=lambda i: abs(source[i] - frame.to_ndarray(format="gray")).mean())
+    assert abs(at - 0.6 * 25) <= 1  # within a frame (TS start times shift the grid by 0.023 s)
 
 
 def test_ladder_segments_and_keyframes_align_across_rungs(d, ladder_opts):
