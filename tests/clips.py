@@ -94,6 +94,18 @@ def variable_frame_rate(path: Path, seconds: float = 6) -> Path:
     return path
 
 
+def interlaced(path: Path, seconds: float = 2, size: str = "1920x1080", field: str = "tff",
+               extra: tuple[str, ...] = ()) -> Path:
+    """Camcorder-style interlaced H.264: 50 pictures a second woven into 25 frames, coded as fields."""
+    weave = "interleave_top" if field == "tff" else "interleave_bottom"
+    ff("-f", "lavfi", "-i", f"testsrc2=s={size}:r=50", "-f", "lavfi", "-i", "sine=f=440", "-t", str(seconds),
+       "-vf", f"tinterlace={weave},setfield={field}",  # two moving pictures per frame, one in each field
+       "-c:v", "libx264", "-preset", "ultrafast", "-flags", "+ilme+ildct",  # interlaced coding
+       "-x264-params", f"{field}=1",  # the field order x264 signals (it ignores the frames' flag)
+       "-pix_fmt", "yuv420p", "-c:a", "aac", *extra, str(path))
+    return path
+
+
 def unknown_codec_wav(path: Path) -> Path:
     """A WAV whose format tag (0x1234) no decoder knows."""
     data = b"\0" * 16000

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import subprocess
+
 import av
 import clips
+import numpy as np
 import pytest
 
 from medialib.config import load_settings
 from medialib.errors import InputError
 from medialib.media.audio import extract_audio
-from medialib.media.ladder import make_poster, plan_ladder, transcode_ladder
+from medialib.media.ffmpeg import find_ffmpeg
+from medialib.media.ladder import deinterlace_filter, make_poster, plan_ladder, transcode_ladder
 from medialib.media.probe import probe_media
 from medialib.media.readback import first_pts_s, keyframe_times, segment_durations
 from medialib.publish.bundle import LectureMeta, package_bundle
@@ -168,6 +174,48 @@ def test_poster_from_mpegts_whose_seek_lands_after_the_last_keyframe(d):
         source = [f.to_ndarray(format="gray").astype(int) for f in c.decode(video=0)]
     at = min(range(len(source)), key=lambda i: abs(source[i] - frame.to_ndarray(format="gray")).mean())
     assert abs(at - 0.6 * 25) <= 1  # within a frame (TS start times shift the grid by 0.023 s)
+
+
+def _interlace_counts(rendition_dir) -> dict[str, int]:
+    """ffmpeg idet's multi-frame verdicts over a whole fMP4 rendition: combing shows as TFF/BFF frames."""
+    whole = rendition_dir / "whole.mp4"
+    whole.write_bytes(b"".join(p.read_bytes() for p in [*sorted(rendition_dir.glob("init*.mp4")),
+                                                        *sorted(rendition_dir.glob("seg_*.m4s"))]))
+    err = subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(whole), "-vf", "idet", "-f", "null", "-"],
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=True).stderr
+    line = [x for x in err.splitlines() if "Multi frame detection" in x][-1]
+    return {k: int(v) for k, v in re.findall(r"(TFF|BFF|Progressive|Undetermined):\s*(\d+)", line)}
+
+
+def _comb(jpeg) -> float:
+    """Mean distance of each line from the mean of its neighbours (the other field): high when combed."""
+    with av.open(str(jpeg)) as c:
+        y = next(c.decode(video=0)).to_ndarray(format="gray").astype(float)
+    return float(np.abs(y[1:-1] - (y[:-2] + y[2:]) / 2).mean())
+
+
+def test_interlaced_1080i_is_deinterlaced_at_its_frame_rate(d, ladder_opts):
+    src = clips.interlaced(d / "camcorder.mts", seconds=2, extra=("-f", "mpegts"))
+    info = probe_media(src)
+    assert info.video.field_order == "tff" and info.video.frame_rate == 25
+    opts = ladder_opts.model_copy(update={"rungs": ladder_opts.rungs[:1]})  # 1080: no scaling to hide combing
+    ladder = transcode_ladder(src, info, opts, d / "mts-out")
+    assert ladder.frame_rate == 25  # frames, not fields: 50i gives 25p
+    counts = _interlace_counts(d / "mts-out" / "1080p")
+    # Scaled as progressive (before this fix), idet calls 50 of 50 frames TFF. Its multi-frame
+    # verdict starts from the stream's flag, so it may still call the first few frames TFF.
+    assert counts["Progressive"] >= 40 and counts["TFF"] + counts["BFF"] <= 5, counts
+    as_progressive = dataclasses.replace(info, video=dataclasses.replace(info.video, field_order="progressive"))
+    poster = make_poster(src, info, d / "mts.jpg", height=1080)
+    combed = make_poster(src, as_progressive, d / "mts-combed.jpg", height=1080)
+    assert _comb(poster) < 0.5 * _comb(combed)
+
+
+def test_bottom_field_first_is_deinterlaced_with_bottom_parity(d):
+    info = probe_media(clips.interlaced(d / "dv.mp4", seconds=1, size="720x576", field="bff"))
+    assert info.video.field_order == "bff"
+    assert deinterlace_filter(info) == "bwdif=mode=send_frame:parity=bff:deint=interlaced,"
+    assert deinterlace_filter(probe_media(clips.video_only(d / "progressive.mp4", seconds=1))) == ""
 
 
 def test_ladder_segments_and_keyframes_align_across_rungs(d, ladder_opts):

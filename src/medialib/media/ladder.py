@@ -62,6 +62,26 @@ def output_frame_rate(source_fps: float) -> float:
     return round(fps, 3)
 
 
+def deinterlace_filter(info: MediaInfo) -> str:
+    """"bwdif=...," for interlaced video (first in a chain: before any scale or fps), "" for progressive.
+
+    Scaling an interlaced frame blends its two fields, shot half a frame apart: every moving
+    edge then shows combing in every rung, which no later filter can undo. bwdif: ffmpeg's
+    motion-adaptive deinterlacer (yadif's successor, with w3fdif's interpolation).
+    mode=send_frame gives one frame per frame, so 1080i50 becomes 25p, not 50p: the field
+    rate would be halved again by MAX_FPS anyway, and doubling frames only to drop them
+    costs CPU. parity: the field order found by probing (auto, i.e. each frame's own flag,
+    when the stream does not say). deint=interlaced: only frames flagged interlaced, so
+    progressive frames in a mixed stream (25PsF camcorder modes, film in 1080i) keep
+    their full vertical detail.
+    """
+    v = info.video
+    if v is None or not v.interlaced:
+        return ""
+    parity = v.field_order if v.field_order in ("tff", "bff") else "auto"
+    return f"bwdif=mode=send_frame:parity={parity}:deint=interlaced,"
+
+
 def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptions, out_dir: Path) -> list[str]:
     """The ffmpeg argv (without the binary) that writes every rendition as fMP4 HLS under out_dir/<name>/."""
     args = ["-i", str(source)]
@@ -75,7 +95,7 @@ def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptio
         # stays as crisp as a direct bicubic scale from the source gives, at little cost on
         # those small pictures. The first scale from the source stays bicubic (cheaper on
         # full-size frames; the same as a direct scale). Measured in bench/ladder.py.
-        graph, prev = [], f"[0:v:0]fps={ladder.frame_rate},setsar=1"
+        graph, prev = [], f"[0:v:0]{deinterlace_filter(info)}fps={ladder.frame_rate},setsar=1"
         size = (info.video.display_width, info.video.display_height)
         for i, r in enumerate(ladder.video):
             flags = "bicubic" if size == (info.video.display_width, info.video.display_height) else "lanczos"
@@ -160,7 +180,7 @@ def make_poster(source: Path, info: MediaInfo, out_path: Path, height: int = 720
     out_path.unlink(missing_ok=True)
     at = min(30.0, info.duration_s * 0.1)
     h = min(height, info.video.display_height)
-    picture = ["-frames:v", "1", "-vf", f"scale=-2:{_even(h)}", "-q:v", "3",
+    picture = ["-frames:v", "1", "-vf", f"{deinterlace_filter(info)}scale=-2:{_even(h)}", "-q:v", "3",
                "-update", "1",  # one image, not a numbered sequence (the image2 muxer warns otherwise)
                str(out_path)]
     what = f"{info.name}: poster"
