@@ -40,6 +40,12 @@ def ff(*args: str) -> None:
                    check=True, stdin=subprocess.DEVNULL, timeout=300)
 
 
+def ff_out(path: Path, *args: str) -> Path:
+    """Run ffmpeg with `args` writing `path`; returns path."""
+    ff(*args, str(path))
+    return path
+
+
 def speech_wav(path: Path, text: str = LECTURE_TEXT, voice: str = "en-us", wpm: int = 150,
                ssml: bool = False) -> Path:
     """Speech from espeak-ng; ssml=True reads `text` as SSML, e.g. <break time="300ms"/> for a pause."""
@@ -107,6 +113,18 @@ def variable_frame_rate(path: Path, seconds: float = 6) -> Path:
     ff("-f", "lavfi", "-i", "testsrc2=s=640x360:r=30", "-f", "lavfi", "-i", "sine", "-t", str(seconds),
        "-vf", "select='not(mod(n\\,3))+eq(mod(n\\,7)\\,0)'", "-fps_mode", "vfr",
        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(path))
+    return path
+
+
+def interlaced(path: Path, seconds: float = 2, size: str = "1920x1080", field: str = "tff",
+               extra: tuple[str, ...] = ()) -> Path:
+    """Camcorder-style interlaced H.264: 50 pictures a second woven into 25 frames, coded as fields."""
+    weave = "interleave_top" if field == "tff" else "interleave_bottom"
+    ff("-f", "lavfi", "-i", f"testsrc2=s={size}:r=50", "-f", "lavfi", "-i", "sine=f=440", "-t", str(seconds),
+       "-vf", f"tinterlace={weave},setfield={field}",  # two moving pictures per frame, one in each field
+       "-c:v", "libx264", "-preset", "ultrafast", "-flags", "+ilme+ildct",  # interlaced coding
+       "-x264-params", f"{field}=1",  # the field order x264 signals (it ignores the frames' flag)
+       "-pix_fmt", "yuv420p", "-c:a", "aac", *extra, str(path))
     return path
 
 

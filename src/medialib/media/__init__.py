@@ -12,5 +12,5 @@ from .ladder import (
     transcode_ladder,
 )
 from .probe import probe_media
-from .readback import first_video_pts_s, keyframe_times, segment_durations
+from .readback import first_pts_s, keyframe_times, segment_durations
 from .records import AudioStream, Ladder, MediaInfo, Rendition, VideoStream

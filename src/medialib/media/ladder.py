@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -10,9 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medialib.config import LadderOptions
-from medialib.errors import InputError
+from medialib.errors import InputError, ToolError
 from medialib.media.ffmpeg import Progress, run_ffmpeg
 from medialib.media.records import MAX_FPS, Ladder, MediaInfo, Rendition
+
+log = logging.getLogger(__name__)
 
 
 def _even(x: float) -> int:
@@ -59,6 +62,26 @@ def output_frame_rate(source_fps: float) -> float:
     return round(fps, 3)
 
 
+def deinterlace_filter(info: MediaInfo) -> str:
+    """"bwdif=...," for interlaced video (first in a chain: before any scale or fps), "" for progressive.
+
+    Scaling an interlaced frame blends its two fields, shot half a frame apart: every moving
+    edge then shows combing in every rung, which no later filter can undo. bwdif: ffmpeg's
+    motion-adaptive deinterlacer (yadif's successor, with w3fdif's interpolation).
+    mode=send_frame gives one frame per frame, so 1080i50 becomes 25p, not 50p: the field
+    rate would be halved again by MAX_FPS anyway, and doubling frames only to drop them
+    costs CPU. parity: the field order found by probing (auto, i.e. each frame's own flag,
+    when the stream does not say). deint=interlaced: only frames flagged interlaced, so
+    progressive frames in a mixed stream (25PsF camcorder modes, film in 1080i) keep
+    their full vertical detail.
+    """
+    v = info.video
+    if v is None or not v.interlaced:
+        return ""
+    parity = v.field_order if v.field_order in ("tff", "bff") else "auto"
+    return f"bwdif=mode=send_frame:parity={parity}:deint=interlaced,"
+
+
 def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptions, out_dir: Path) -> list[str]:
     """The ffmpeg argv (without the binary) that writes every rendition as fMP4 HLS under out_dir/<name>/."""
     args = ["-i", str(source)]
@@ -72,7 +95,7 @@ def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptio
         # stays as crisp as a direct bicubic scale from the source gives, at little cost on
         # those small pictures. The first scale from the source stays bicubic (cheaper on
         # full-size frames; the same as a direct scale). Measured in bench/ladder.py.
-        graph, prev = [], f"[0:v:0]fps={ladder.frame_rate},setsar=1"
+        graph, prev = [], f"[0:v:0]{deinterlace_filter(info)}fps={ladder.frame_rate},setsar=1"
         size = (info.video.display_width, info.video.display_height)
         for i, r in enumerate(ladder.video):
             flags = "bicubic" if size == (info.video.display_width, info.video.display_height) else "lanczos"
@@ -153,8 +176,38 @@ def make_poster(source: Path, info: MediaInfo, out_path: Path, height: int = 720
     """A JPEG still from 10% into the video (capped at 30 s); None for audio-only recordings."""
     if not info.has_video:
         return None
+    out_path = Path(out_path)
+    out_path.unlink(missing_ok=True)
     at = min(30.0, info.duration_s * 0.1)
     h = min(height, info.video.display_height)
-    run_ffmpeg(["-ss", f"{at:.3f}", "-i", str(source), "-frames:v", "1", "-vf", f"scale=-2:{_even(h)}",
-                "-q:v", "3", str(out_path)], what=f"{info.name}: poster", timeout_s=120)
-    return Path(out_path)
+    picture = ["-frames:v", "1", "-vf", f"{deinterlace_filter(info)}scale=-2:{_even(h)}", "-q:v", "3",
+               "-update", "1",  # one image, not a numbered sequence (the image2 muxer warns otherwise)
+               str(out_path)]
+    what = f"{info.name}: poster"
+    try:
+        # -ss before -i: seek in the input and decode only from there. Exact where the container
+        # indexes keyframes (MP4, MOV, MKV, AVI); in MPEG-TS the picture comes from the first
+        # keyframe after the seek point, close enough for a poster.
+        run_ffmpeg(["-ss", f"{at:.3f}", "-i", str(source), *picture], what=what, timeout_s=120)
+    except ToolError as e:
+        log.info("%s; decoding from the start instead", e)
+    if not _written(out_path):
+        # Containers without a keyframe index (MPEG-TS/M2TS from camcorders and OBS, some
+        # AVI and MKV) seek to a byte position, not a keyframe: the decoder then drops every
+        # frame until the next keyframe, and when none follows before the end (a short clip,
+        # a long GOP) no picture reaches the encoder. ffmpeg 9 then opens the mjpeg encoder
+        # without a frame's colour range and fails with a misleading "Non full-range YUV is
+        # non-standard" (exit 234). Forcing full range (format=yuvj420p, -strict unofficial)
+        # only hides that: ffmpeg then exits 0 and writes no file. -ss after -i
+        # decodes from the start and drops frames before `at`: exact, at the cost of decoding
+        # at most 30 s. (When a frame does arrive, ffmpeg converts limited-range video to the
+        # full range JPEG uses by itself; tests/media checks the black level.)
+        run_ffmpeg(["-i", str(source), "-ss", f"{at:.3f}", *picture], what=what, timeout_s=300)
+    if not _written(out_path):
+        raise ToolError(f"{what}: ffmpeg wrote no picture; the video stream may be damaged after {at:.1f} s",
+                        [])
+    return out_path
+
+
+def _written(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0

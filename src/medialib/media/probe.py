@@ -74,6 +74,7 @@ def _probe_video(container, name: str) -> VideoStream | None:
         container.seek(0)
         frame = next(container.decode(s))
         rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+        field_order = _field_order(cc.field_order, frame.interlaced_frame)
         container.seek(0)
     except (StopIteration, av.error.FFmpegError):
         raise InputError(f"{name}: the video stream has no decodable picture; it may be truncated, "
@@ -83,7 +84,19 @@ def _probe_video(container, name: str) -> VideoStream | None:
     fps = float(avg)
     vfr = abs(float(base) - fps) > 0.01 * max(fps, 1)
     return VideoStream(index=s.index, codec=cc.name, width=cc.width, height=cc.height, rotation_deg=rotation,
-                       frame_rate=fps, variable_frame_rate=vfr)
+                       frame_rate=fps, variable_frame_rate=vfr, field_order=field_order)
+
+
+# AVFieldOrder: which field is coded first and which is shown first ("tb": top coded, bottom shown first).
+_FIELD_SHOWN_FIRST = {2: "tff", 3: "bff", 4: "bff", 5: "tff"}  # TT, BB, TB, BT; 0 unknown, 1 progressive
+
+
+def _field_order(codec_field_order: int, first_frame_interlaced: bool) -> str:
+    """"tff"/"bff" from the stream's field order; "interlaced" when only the frames say so."""
+    order = _FIELD_SHOWN_FIRST.get(int(codec_field_order or 0))
+    if order:
+        return order
+    return "interlaced" if first_frame_interlaced else "progressive"
 
 
 def _decodable(stream) -> bool:

@@ -9,8 +9,16 @@ from pathlib import Path
 import av
 
 
-def first_video_pts_s(rendition_dir: Path) -> float:
-    """Presentation time of the first video frame in a fMP4 rendition (for X-TIMESTAMP-MAP)."""
+def first_pts_s(rendition_dir: Path) -> float:
+    """Presentation time (s) of the first frame of a fMP4 rendition, video or audio-only; for X-TIMESTAMP-MAP.
+
+    A video rendition is timed by its first video frame (AAC priming and B-frames move it
+    to ~0.07 s). An audio-only rendition has no video stream: it is timed by its first
+    audio frame. hls.js takes its initPTS from the first fragment of the variant it plays
+    (for an audio-only lecture, the audio rendition), and RFC 8216 3.5 maps cue times onto
+    that media timeline; so the audio's first pts is the right MPEGTS there. Never below 0:
+    MPEGTS is an unsigned 33-bit timestamp.
+    """
     init = _init_segment(rendition_dir)
     first = sorted(rendition_dir.glob("seg_*.m4s"))
     if init is None or not first:
@@ -20,9 +28,12 @@ def first_video_pts_s(rendition_dir: Path) -> float:
         f.write(first[0].read_bytes())
         f.flush()
         with av.open(f.name) as c:
-            for packet in c.demux(video=0):
+            streams = c.streams.video or c.streams.audio
+            if not streams:
+                return 0.0
+            for packet in c.demux(streams[0]):
                 if packet.pts is not None:
-                    return float(packet.pts * packet.time_base)
+                    return max(0.0, float(packet.pts * packet.time_base))
     return 0.0
 
 

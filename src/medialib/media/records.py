@@ -15,8 +15,15 @@ class VideoStream:
     width: int            # coded size
     height: int
     rotation_deg: int     # display rotation; 90/270 swap the displayed width and height
-    frame_rate: float     # average frame rate
+    frame_rate: float     # average frame rate (frames, not fields, for interlaced video)
     variable_frame_rate: bool
+    # "progressive"; or interlaced with the field shown first: "tff" (top), "bff" (bottom),
+    # "interlaced" (frames say they are interlaced, the stream does not say which field leads)
+    field_order: str = "progressive"
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order != "progressive"
 
     @property
     def display_width(self) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from medialib import __version__
 from medialib.languages import audio_rendition_name, language_name
-from medialib.media.readback import first_video_pts_s
+from medialib.media.readback import first_pts_s
 from medialib.media.records import Ladder, MediaInfo
 from medialib.publish.page import (
     PageInfo,
@@ -74,7 +74,7 @@ def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: La
     for r in ladder.renditions:
         shutil.copytree(ladder_dir / r.name, out_dir / "video" / r.name)
     timing_dir = ladder_dir / (ladder.video[0].name if ladder.video else ladder.audio.name)
-    first_pts = first_video_pts_s(timing_dir)
+    first_pts = first_pts_s(timing_dir)
     duration = info.duration_s
 
     main_lang = meta.language or (tracks[0].language if tracks else None)
