@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
-from .plan import AudioRole, LanguagePlan, check_audio_specs, floor_role, parse_audio_roles, plan_languages
-from .records import Ingested, LadderResult, Published, TrackResult, TranscriptResult
+from .records import (
+    Ingested as Ingested,
+    LadderResult as LadderResult,
+    Lecture as Lecture,
+    LectureRequest as LectureRequest,
+    PublishRecord as PublishRecord,
+    Published as Published,
+    TrackResult as TrackResult,
+    TranscriptResult as TranscriptResult,
+)
+from .plan import (
+    AudioRole as AudioRole,
+    LanguagePlan as LanguagePlan,
+    check_audio_specs as check_audio_specs,
+    floor_role as floor_role,
+    parse_audio_roles as parse_audio_roles,
+    plan_languages as plan_languages,
+)
+from .versions import cache_version as cache_version
 from .stages import (
-    argos_route_name,
-    audio_stage,
-    check_recording_path,
-    check_request,
-    cues_stage,
-    fetch_original,
-    glossary_prompt_terms,
-    ingest_recording,
-    interpretation_stage,
-    ladder_stage,
-    lecture_notes,
-    lecture_report,
-    machine_translation_stage,
-    publish_stage,
-    transcribe_stage,
-    work_dir_for,
+    argos_route_name as argos_route_name,
+    audio_stage as audio_stage,
+    check_recording_path as check_recording_path,
+    check_request as check_request,
+    cues_stage as cues_stage,
+    fetch_original as fetch_original,
+    glossary_prompt_terms as glossary_prompt_terms,
+    ingest_recording as ingest_recording,
+    interpretation_stage as interpretation_stage,
+    ladder_stage as ladder_stage,
+    lecture_notes as lecture_notes,
+    lecture_report as lecture_report,
+    load_publish_record as load_publish_record,
+    machine_translation_stage as machine_translation_stage,
+    plan_lecture_languages as plan_lecture_languages,
+    publish_stage as publish_stage,
+    republish_lecture as republish_lecture,
+    start_lecture as start_lecture,
+    transcribe_stage as transcribe_stage,
+    work_dir_for as work_dir_for,
 )

@@ -311,7 +311,7 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
     The record is kept beside the original first, so `republish` can rebuild this bundle
     later from what is stored.
     """
-    lecture, ing, request = record.lecture, record.lecture.ingested, record.lecture.request
+    ing, request = record.lecture.ingested, record.lecture.request
     client = storage.make_client(opts)
     storage.put_bytes(client, opts.archive_bucket, keys.publish_record(ing.lecture_id),
                       json.dumps({"schema": PUBLISH_RECORD_SCHEMA, "record": to_jsonable(record)},

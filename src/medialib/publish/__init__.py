@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from .bundle import Bundle, LectureMeta, package_bundle
-from .catalog import read_catalog, update_catalog
-from .page import PageInfo, SubtitleLink, page_data, player_assets, render_player_page
-from .playlists import subtitle_playlist, with_timestamp_map, write_master_playlist
-from .upload import publish_bundle
+from .page import (
+    PageInfo as PageInfo,
+    SubtitleLink as SubtitleLink,
+    page_data as page_data,
+    player_assets as player_assets,
+    render_player_page as render_player_page,
+)
+from .playlists import (
+    subtitle_playlist as subtitle_playlist,
+    with_timestamp_map as with_timestamp_map,
+    write_master_playlist as write_master_playlist,
+)
+from .bundle import Bundle as Bundle, LectureMeta as LectureMeta, package_bundle as package_bundle
+from .upload import publish_bundle as publish_bundle
+from .catalog import read_catalog as read_catalog, update_catalog as update_catalog

@@ -2,5 +2,13 @@
 
 from __future__ import annotations
 
-from .transcript import Transcript, Word
-from .whisper import check_language, load_model, model_label, transcribe_audio, whisper_languages
+from .transcript import Transcript as Transcript, Word as Word
+from .whisper import (
+    BundledWhisper as BundledWhisper,
+    check_language as check_language,
+    find_bundled_whisper as find_bundled_whisper,
+    load_model as load_model,
+    model_label as model_label,
+    transcribe_audio as transcribe_audio,
+    whisper_languages as whisper_languages,
+)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from .cues import Cue, Track, track_from_dict, track_to_dict
-from .formats import parse_subtitles, to_srt, to_webvtt
-from .punctuation import ends_clause, ends_sentence
+from .punctuation import ends_clause as ends_clause, ends_sentence as ends_sentence
+from .cues import Cue as Cue, Track as Track, track_from_dict as track_from_dict, track_to_dict as track_to_dict
 from .segment import (
-    check_cues,
-    merge_fast,
-    merge_short,
-    rebalance,
-    segment_cues,
-    split_by_clause,
-    split_by_length,
-    split_by_pause,
-    split_by_sentence,
-    time_cues,
-    wrap_lines,
+    check_cues as check_cues,
+    merge_fast as merge_fast,
+    merge_short as merge_short,
+    rebalance as rebalance,
+    segment_cues as segment_cues,
+    split_by_clause as split_by_clause,
+    split_by_length as split_by_length,
+    split_by_pause as split_by_pause,
+    split_by_sentence as split_by_sentence,
+    time_cues as time_cues,
+    wrap_lines as wrap_lines,
 )
+from .formats import parse_subtitles as parse_subtitles, to_srt as to_srt, to_webvtt as to_webvtt
