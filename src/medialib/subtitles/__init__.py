@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from .punctuation import ends_clause as ends_clause, ends_sentence as ends_sentence
-from .cues import Cue as Cue, Track as Track, track_from_dict as track_from_dict, track_to_dict as track_to_dict
+from .cues import (
+    Cue as Cue,
+    Track as Track,
+    cue_from_dict as cue_from_dict,
+    cue_to_dict as cue_to_dict,
+    track_from_dict as track_from_dict,
+    track_to_dict as track_to_dict,
+    with_ids as with_ids,
+)
 from .segment import (
     check_cues as check_cues,
     merge_fast as merge_fast,

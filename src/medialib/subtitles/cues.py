@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from medialib.clock import format_timestamp_ms
@@ -20,8 +20,17 @@ class Cue:
     end_ms: int
     text: str
     confidence: float | None = None  # mean word probability; None when unknown (human, parsed)
+    id: str = ""             # stable within a track across versions; Track assigns "c00001"... when empty
+    risk: float | None = None  # 0..1, how likely the cue holds an error (review/risk); None: not scored
+    flags: tuple[str, ...] = ()  # why it is risky: "low-confidence", "mt", "glossary:<term>", ...
+    origin: str = ""         # per-cue provenance; "" = the track's origin. "human" once a person edits it
+    editor: str = ""         # who last edited it (origin == "human")
+    version: int = 0         # the track version in which it was last edited (0: machine)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "flags", tuple(self.flags))
+        if self.risk is not None and not 0.0 <= self.risk <= 1.0:
+            raise ValueError(f"cue {self.id or self.text!r}: risk {self.risk} is outside 0..1")
         if not 0 <= self.start_ms < self.end_ms:
             raise ValueError(
                 f"cue {self.text!r}: times {self.start_ms}..{self.end_ms} ms must satisfy 0 <= start < end"
@@ -53,7 +62,7 @@ class Track:
             raise ValueError(f"track language {self.language!r} is not a BCP-47 tag like 'en' or 'pt-BR'")
         if not self.origin.strip():
             raise ValueError("track origin is empty; use e.g. 'asr'")
-        object.__setattr__(self, "cues", tuple(self.cues))
+        object.__setattr__(self, "cues", with_ids(self.cues))
         for n, (a, b) in enumerate(pairwise(self.cues), start=2):
             if b.start_ms < a.start_ms:
                 raise ValueError(
@@ -66,12 +75,62 @@ class Track:
                 )
 
 
+def with_ids(cues) -> tuple[Cue, ...]:
+    """The cues, each with a unique id: kept where set, else the next free "c00001"-style one.
+
+    Ids let a reviewer's comment, a risk flag and an edit follow a cue through splits,
+    merges and versions; a duplicate id is a bug in whoever built the cues.
+    """
+    cues = tuple(cues)
+    taken = {c.id for c in cues if c.id}
+    if len(taken) != sum(1 for c in cues if c.id):
+        seen: set[str] = set()
+        dup = next(c.id for c in cues if c.id and (c.id in seen or seen.add(c.id)))
+        raise ValueError(f"cue id {dup!r} is used twice in one track")
+    if len(taken) == len(cues):
+        return cues
+    out, n = [], 0
+    for c in cues:
+        if not c.id:
+            n += 1
+            while f"c{n:05d}" in taken:
+                n += 1
+            c = replace(c, id=f"c{n:05d}")
+        out.append(c)
+    return tuple(out)
+
+
+_CUE_DEFAULTS = {"confidence": None, "risk": None, "flags": (), "origin": "", "editor": "", "version": 0}
+
+
+def cue_to_dict(c: Cue) -> dict:
+    """One cue for JSON: times, text and id always; provenance and risk only where set."""
+    d = {"id": c.id, "start_ms": c.start_ms, "end_ms": c.end_ms, "text": c.text}
+    for name, default in _CUE_DEFAULTS.items():
+        value = getattr(c, name)
+        if value != default:
+            d[name] = list(value) if name == "flags" else value
+    return d
+
+
+def cue_from_dict(d) -> Cue:
+    """A cue from cue_to_dict's form, or the [start, end, text, confidence] list tracks stored before ids."""
+    if isinstance(d, (list, tuple)):
+        a, b, t, p = d
+        return Cue(int(a), int(b), t, None if p is None else float(p))
+    return Cue(int(d["start_ms"]), int(d["end_ms"]), d["text"],
+               confidence=None if d.get("confidence") is None else float(d["confidence"]),
+               id=d.get("id", ""), risk=None if d.get("risk") is None else float(d["risk"]),
+               flags=tuple(d.get("flags", ())), origin=d.get("origin", ""), editor=d.get("editor", ""),
+               version=int(d.get("version", 0)))
+
+
 def track_to_dict(track: Track) -> dict:
-    """A track with its provenance (origin, model, per-cue confidence), for JSON."""
+    """A track with its provenance (origin, model, per-cue ids, confidence, risk), for JSON."""
     return {"language": track.language, "origin": track.origin, "model": track.model,
-            "cues": [[c.start_ms, c.end_ms, c.text, c.confidence] for c in track.cues]}
+            "cues": [cue_to_dict(c) for c in track.cues]}
 
 
 def track_from_dict(data: dict) -> Track:
     return Track(language=data["language"], origin=data["origin"], model=data.get("model", ""),
-                 cues=tuple(Cue(int(a), int(b), t, None if p is None else float(p)) for a, b, t, p in data["cues"]))
+                 cues=tuple(cue_from_dict(c) for c in data["cues"]))
