@@ -107,6 +107,26 @@ class SubtitleRules(_Section):
     min_gap_ms: int = Field(ge=0)
     pause_split_ms: int = Field(ge=0)
     max_lead_ms: int = Field(ge=0)
+    max_cue_chars: int = Field(ge=1)
+    line_chars: dict[str, int] = Field(default_factory=dict)  # per language: {"en": 42, "ru": 39}
+
+    @field_validator("line_chars")
+    @classmethod
+    def _line_chars_sane(cls, v):
+        bad = {k: n for k, n in v.items() if n < 10}
+        if bad:
+            raise ValueError(f"characters per line must be 10 or more, found {bad}")
+        return {k.lower(): n for k, n in v.items()}
+
+    def line_chars_for(self, language: str) -> int:
+        """Characters per line for `language`: its own entry, its primary subtag's ("pt" for "pt-BR"), else max_line_chars."""
+        lang = language.lower()
+        return self.line_chars.get(lang, self.line_chars.get(lang.split("-")[0], self.max_line_chars))
+
+    def for_language(self, language: str) -> SubtitleRules:
+        """These rules with max_line_chars set for `language`, so cue cutting and QC use one number."""
+        n = self.line_chars_for(language)
+        return self if n == self.max_line_chars else self.model_copy(update={"max_line_chars": n})
 
 
 class TranslationOptions(_Section):

@@ -216,7 +216,7 @@ def cues_stage(transcript: TranscriptResult, lecture_id: str, opts: StorageOptio
                origin: str = "asr") -> TrackResult | None:
     """Readable cues from the words; None when nothing was said (no invented subtitles)."""
     t = _load_transcript(opts, transcript.key)
-    cues = subtitles.segment_cues(t.words, rules)
+    cues = subtitles.segment_cues(t.words, rules.for_language(t.language))
     if not cues:
         return None
     track = subtitles.Track(language=t.language, origin=origin, cues=cues, model=_model_label(t))

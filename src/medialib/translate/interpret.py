@@ -307,6 +307,7 @@ def align_interpretation(floor: Transcript, interp: Transcript, rules: SubtitleR
     `segment_cues`, so a cue never mixes the interpretations of two floor units.
     """
     empty = (Track(interp.language, "interpretation", (), model=model), Alignment(0, (), 0.0))
+    rules = rules.for_language(interp.language)  # the target language's characters per line
     f_units = _Units.of(floor.words, UNIT_PAUSE_MS)
     i_units = _Units.of(interp.words, UNIT_PAUSE_MS)
     if not len(f_units) or not len(i_units):

@@ -220,7 +220,7 @@ def translate_track(
     for n, (sentence, translation) in enumerate(zip(sentences, translations), start=1):
         for problem in glossary_violations(sentence.text, translation, terms):
             violations.append(f"sentence {n} ({format_timestamp_ms(sentence.start_ms)}): {problem}")
-    cues = retime_translation(sentences, translations, rules)
+    cues = retime_translation(sentences, translations, rules.for_language(dst))
     track = Track(language=dst, origin="machine-translation", cues=cues, model=translator.model)
     logger.info(
         "translated %d sentences %s->%s with %s into %d cues in %.1f s; %d glossary violations",
