@@ -483,7 +483,7 @@ def test_not_webvtt_is_an_input_error():
 
 
 def test_bad_vtt_timing_is_an_input_error():
-    with pytest.raises(InputError, match=r"VTT subtitles: cannot read a cue .*00:00:0x\.000.*HH:MM:SS\.mmm"):
+    with pytest.raises(InputError, match=r"VTT subtitles, line 3: bad timestamp '00:00:01\.000 --> 00:00:0x\.000'; write it as HH:MM:SS\.mmm"):
         parse_subtitles("WEBVTT\n\n00:00:01.000 --> 00:00:0x.000\nhi\n", "en", "human")
 
 
@@ -492,7 +492,7 @@ def test_bad_srt_timing_names_the_line():
         srt = "1\n00:00:01,000 --> 00:00:02,000\nhi\n\n2\n00:00:03,000 -> 00:00:04,000\nho\n"
         parse_subtitles(srt, "en", "human", "srt")
     assert str(e.value) == (
-        "SRT subtitles, line 6: cannot read the timing '00:00:03,000 -> 00:00:04,000'; "
+        "SRT subtitles, line 6: bad timestamp '00:00:03,000 -> 00:00:04,000'; "
         "write it as HH:MM:SS,mmm --> HH:MM:SS,mmm"
     )
 
@@ -500,7 +500,7 @@ def test_bad_srt_timing_names_the_line():
 def test_backwards_and_overlapping_cues_are_input_errors():
     with pytest.raises(InputError, match=r"cue 1 \(00:00:02.000 --> 00:00:01.000\) does not end after it starts"):
         parse_subtitles("WEBVTT\n\n00:00:02.000 --> 00:00:01.000\nhi\n", "en", "human")
-    with pytest.raises(InputError, match="VTT subtitles: cue 1 .* overlaps cue 2"):
+    with pytest.raises(InputError, match="VTT subtitles, line 6: cue 1 .* overlaps cue 2"):
         parse_subtitles(
             "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nhi\n\n00:00:02.000 --> 00:00:04.000\nho\n", "en", "human"
         )

@@ -1,4 +1,4 @@
-"""Subtitles: cue and track records, readable cues from timed words, WebVTT/SRT in and out."""
+"""Subtitles: cue and track records, readable cues from timed words, WebVTT/SRT files in and out."""
 
 from __future__ import annotations
 
@@ -25,4 +25,18 @@ from .segment import (
     time_cues as time_cues,
     wrap_lines as wrap_lines,
 )
-from .formats import parse_subtitles as parse_subtitles, to_srt as to_srt, to_webvtt as to_webvtt
+from .codec import (
+    ParsedCue as ParsedCue,
+    SubtitleFileError as SubtitleFileError,
+    decode_subtitles as decode_subtitles,
+    find_cue_problems as find_cue_problems,
+    match_ids as match_ids,
+    parse_srt as parse_srt,
+    parse_subtitles as parse_subtitles,
+    parse_text as parse_text,
+    parse_webvtt as parse_webvtt,
+    read_subtitles as read_subtitles,
+    to_srt as to_srt,
+    to_webvtt as to_webvtt,
+    write_subtitles as write_subtitles,
+)
