@@ -1,4 +1,4 @@
-"""Subtitles: cue and track records, readable cues from timed words, WebVTT/SRT files in and out."""
+"""Subtitles: cue and track records, readable cues from timed words, WebVTT/SRT files in and out, QC."""
 
 from __future__ import annotations
 
@@ -39,4 +39,14 @@ from .codec import (
     to_srt as to_srt,
     to_webvtt as to_webvtt,
     write_subtitles as write_subtitles,
+)
+from .spelling import Speller as Speller, speller_for as speller_for
+from .qc import (
+    Issue as Issue,
+    blocking as blocking,
+    check_cue_dicts as check_cue_dicts,
+    check_track as check_track,
+    issue_to_dict as issue_to_dict,
+    issues_by_cue as issues_by_cue,
+    qc_rules_json as qc_rules_json,
 )
