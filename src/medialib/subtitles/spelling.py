@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Collection, Iterable
 from functools import lru_cache
 
@@ -125,7 +126,10 @@ def speller_for(language: str) -> Speller | None:
 
 @lru_cache(maxsize=None)
 def _speller(lang: str) -> Speller:
-    return Speller(lang)
+    started = time.perf_counter()
+    speller = Speller(lang)
+    logger.debug("spelling: %s dictionary loaded in %.2f s", lang, time.perf_counter() - started)
+    return speller
 
 
 @lru_cache(maxsize=65536)
