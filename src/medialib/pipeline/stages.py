@@ -166,6 +166,16 @@ def audio_stage(ing: Ingested, opts: StorageOptions, home: Path, *, audio_stream
     return key
 
 
+def peaks_stage(audio_key: str, lecture_id: str, opts: StorageOptions, home: Path) -> str:
+    """Waveform peaks of the speech WAV for the review editor, to tracks/<id>/peaks.json; returns the key."""
+    wav = _local_copy(opts, audio_key, home)
+    key = keys.peaks(lecture_id)
+    storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
+                      json.dumps(media.compute_peaks(wav).to_json(), separators=(",", ":")).encode(),
+                      content_type="application/json")
+    return key
+
+
 def _local_copy(opts: StorageOptions, key: str, home: Path) -> Path:
     """A work object on this machine, downloaded unless already here."""
     dest_dir = Path(home) / "work" / "objects" / Path(key).parent

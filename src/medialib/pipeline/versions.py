@@ -14,6 +14,7 @@ RECORDS = 2   # 2: the library reshaped into sub-packages (records moved, count 
 STAGES = {
     "ladder": 1,
     "audio": 1,
+    "peaks": 1,
     "transcribe": 1,
     "cues": 1,
     "interpretation": 1,
