@@ -26,3 +26,12 @@ from .segment import (
     wrap_lines as wrap_lines,
 )
 from .formats import parse_subtitles as parse_subtitles, to_srt as to_srt, to_webvtt as to_webvtt
+from .risk import (
+    CueAlignment as CueAlignment,
+    GlossaryMiss as GlossaryMiss,
+    cue_features as cue_features,
+    cue_words as cue_words,
+    glossary_misses as glossary_misses,
+    rule_breaks as rule_breaks,
+    score_track as score_track,
+)

@@ -40,7 +40,7 @@ from medialib.subtitles.cues import Cue, Track
 LOW_WORD_P = 0.5          # a word under this probability counts as low
 FLAG_MIN_WORD_P = 0.4     # "low-confidence" when a word is under this...
 FLAG_MEAN_WORD_P = 0.75   # ...or the cue's mean word probability is
-FLAG_DRIFT_FIT = 0.5      # "interpreter-drift" when the lag fit (0..1) is under this, or unmatched
+FLAG_DRIFT_FIT = 0.6      # "interpreter-drift" when the lag fit (0..1) is under this (1 sigma), or unmatched
 FAST_WORDS_PER_S = 4.0    # more words a second than this in a cue's span is suspicious (invented words)
 
 # The features, in the order of the weights. Each is 0 for a cue with nothing to say.
