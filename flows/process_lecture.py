@@ -1,7 +1,7 @@
 """process_lecture: one recording in, a captioned HLS lecture published.
 
     ingest ─┬─ ladder (ffmpeg: video rungs, floor audio, interpreters' audio) ─────────────┐
-            ├─ audio(floor) ── transcribe ── cues ─┬─ per other language, the best source: ──┴─ publish
+            ├─ audio(floor) ┬─ transcribe ── cues ─┬─ per other language, the best source: ──┴─ publish
             └─ audio(interpreter) ─────────────────┘   interpretation | machine translation
                                                        | speech translation (to English)
 
@@ -92,6 +92,12 @@ def audio_task(ing, opts, home: Path, audio_stream: int):
                               progress=reporter("audio", get_run_logger()))
 
 
+@task(name="peaks", cache_key_fn=_key("peaks", "audio_key"), persist_result=True,
+      retry_condition_fn=_transient_only)
+def peaks_task(ing, audio_key: str, opts, home: Path) -> str:
+    return stages.peaks_stage(audio_key, ing.lecture_id, opts, home)
+
+
 @task(name="transcribe", cache_key_fn=_key("transcribe", "audio_key", "speech_opts", "language", "task",
                                            "prompt_terms"),
       persist_result=True, retry_condition_fn=_transient_only)
@@ -129,8 +135,9 @@ def publish_task(record: PublishRecord, opts, home: Path) -> Published:
 def _with_retries(s: Settings):
     """The tasks above, with this run's retry settings."""
     retry = dict(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delay_s)
-    return {t.name: t.with_options(**retry) for t in (ingest_task, ladder_task, audio_task, transcribe_task, cues_task,
-                                                      interpretation_task, machine_translation_task, publish_task)}
+    return {t.name: t.with_options(**retry) for t in (ingest_task, ladder_task, audio_task, peaks_task, transcribe_task,
+                                                      cues_task, interpretation_task, machine_translation_task,
+                                                      publish_task)}
 
 
 @flow(name="process-lecture", task_runner=SettingsThreadPool(), log_prints=False)
@@ -151,10 +158,12 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
     lecture: Lecture = t["ingest"](request, opts)
     ing = lecture.ingested
     ladder = t["ladder"].submit(ing, opts, s.ladder, home, lecture.roles)   # runs beside the speech chain
-    transcript, tracks, plans = None, [], ()
+    transcript, tracks, plans, peaks = None, [], (), None
     if (floor := lecture.floor) is not None:
         floor_audio = t["audio"].submit(ing, opts, home, floor.stream)
         interp_audio = {r.language: t["audio"].submit(ing, opts, home, r.stream) for r in lecture.interpretations}
+        if floor_audio.result():  # the review editor's waveform, beside transcription
+            peaks = t["peaks"].submit(ing, floor_audio.result(), opts, home)
         transcript = t["transcribe"](ing, floor_audio.result(), opts, s.speech, home, floor.language, "transcribe",
                                      stages.glossary_prompt_terms(s.translation, floor.language))
         if (track := t["cues"](ing, transcript, opts, s.subtitles)) is not None:
@@ -178,6 +187,8 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
                     made = None
                 if made is not None:
                     tracks.append(made)
+    if peaks is not None:
+        peaks.result()  # a failure surfaces here, before publishing
     record = PublishRecord(lecture=lecture, ladder=ladder.result(), transcript=transcript, tracks=tuple(tracks),
                            plans=plans)
     return t["publish"](record, opts, home)

@@ -46,6 +46,11 @@ def track(lecture_id: str, language: str, origin: str, digest: str) -> str:
     return f"{work_prefix(lecture_id)}/track-{language}-{origin}-{digest}.json"
 
 
+def peaks(lecture_id: str) -> str:
+    """Waveform peaks of the floor speech, in the archive bucket outside work/ (the review app reads them)."""
+    return f"tracks/{lecture_id}/peaks.json"
+
+
 def bundle_prefix(lecture_id: str) -> str:
     return f"{LECTURES}/{lecture_id}"
 

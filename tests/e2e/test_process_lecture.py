@@ -250,3 +250,16 @@ def test_republish_of_an_unknown_lecture_says_what_to_do(flow_harness, capsys):
     assert main(["lectures", "republish", "never-published-1234"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("medialib: error: never-published-1234: no publish record") and "\n" == err[-1]
+
+
+def test_review_gets_peaks_and_a_risk_per_cue(published, storage_opts):
+    from medialib import keys, subtitles
+
+    client = storage.make_client(storage_opts)
+    peaks = json.loads(storage.get_bytes(client, storage_opts.archive_bucket, keys.peaks(published.lecture_id)))
+    assert (peaks["sample_rate"], peaks["peaks_per_second"]) == (16000, 50)
+    assert len(peaks["peaks"]) == -(-peaks["duration_ms"] // 20) and max(peaks["peaks"]) == 1.0
+    record = stages.load_publish_record(published.lecture_id, storage_opts)
+    track = subtitles.track_from_dict(json.loads(storage.get_bytes(client, storage_opts.archive_bucket,
+                                                                   record.tracks[0].key)))
+    assert track.cues and all(0.0 <= c.risk <= 1.0 for c in track.cues)

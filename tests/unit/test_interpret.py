@@ -378,3 +378,16 @@ def test_messy_interpretation_keeps_every_invariant(seed):
     first_word = [sum(len(u) for u in i_units[:j]) for j in range(len(i_units))]
     for k, j in alignment.pairs:
         assert track.cues[cue_of_word[first_word[j]]].start_ms >= f_units[k][0].start_ms
+
+
+def test_each_cue_carries_how_far_its_lag_strays_from_the_usual_one():
+    lags = [2000, 2000, 2000, 4500, 2000, 2000, 2000]
+    lec = Lecture(lags)
+    track, alignment = align_interpretation(*lec.transcripts(), RULES)
+    assert [a.cue_id for a in alignment.cues] == [c.id for c in track.cues]
+    by_sentence = {c.text.split()[0]: a for c, a in zip(track.cues, alignment.cues)}
+    odd = by_sentence[INTERP[3].split()[0]]
+    usual = [by_sentence[ru.split()[0]] for i, ru in enumerate(INTERP) if i != 3]
+    assert odd.drift_ms > 2000 and odd.fit < 0.3
+    assert all(abs(a.drift_ms) < 500 and a.fit > 0.9 for a in usual)
+    assert all(0.0 <= a.fit <= 1.0 for a in alignment.cues)

@@ -20,6 +20,7 @@ from .ladder import (
     transcode_ladder as transcode_ladder,
 )
 from .audio import extract_audio as extract_audio
+from .peaks import Peaks as Peaks, compute_peaks as compute_peaks
 from .readback import (
     first_pts_s as first_pts_s,
     keyframe_times as keyframe_times,

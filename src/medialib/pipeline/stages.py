@@ -166,6 +166,16 @@ def audio_stage(ing: Ingested, opts: StorageOptions, home: Path, *, audio_stream
     return key
 
 
+def peaks_stage(audio_key: str, lecture_id: str, opts: StorageOptions, home: Path) -> str:
+    """Waveform peaks of the speech WAV for the review editor, to tracks/<id>/peaks.json; returns the key."""
+    wav = _local_copy(opts, audio_key, home)
+    key = keys.peaks(lecture_id)
+    storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
+                      json.dumps(media.compute_peaks(wav).to_json(), separators=(",", ":")).encode(),
+                      content_type="application/json")
+    return key
+
+
 def _local_copy(opts: StorageOptions, key: str, home: Path) -> Path:
     """A work object on this machine, downloaded unless already here."""
     dest_dir = Path(home) / "work" / "objects" / Path(key).parent
@@ -220,6 +230,7 @@ def cues_stage(transcript: TranscriptResult, lecture_id: str, opts: StorageOptio
     if not cues:
         return None
     track = subtitles.Track(language=t.language, origin=origin, cues=cues, model=_model_label(t))
+    track = subtitles.score_track(track, transcript=t, rules=rules)  # risk per cue, for review
     return _save_track(opts, lecture_id, track, options_digest(rules, transcript.key))
 
 
@@ -234,6 +245,7 @@ def interpretation_stage(floor: TranscriptResult, interp: TranscriptResult, lect
     track, alignment = align_interpretation(f, i, rules, max_lag_ms=max_lag_ms, model=_model_label(i))
     if not track.cues:
         return None
+    track = subtitles.score_track(track, transcript=i, alignment=alignment, rules=rules)
     detail = f"interpreter lag {alignment.lag_ms} ms (match confidence {alignment.confidence:.2f})"
     return _save_track(opts, lecture_id, track, options_digest(rules, floor.key, interp.key, max_lag_ms),
                        detail=detail)
@@ -259,6 +271,8 @@ def machine_translation_stage(floor: TranscriptResult, dst: str, lecture_id: str
                                                   src_language=t.language)
     if not track.cues:
         return None
+    misses = subtitles.glossary_misses(violations, [(x.start_ms, x.end_ms) for x in sentences])
+    track = subtitles.score_track(track, transcript=t, glossary_violations=misses, rules=rules)
     digest = options_digest(rules, floor.key, tr_opts.batch_size, tr_opts.beam_size, translator.model)
     return _save_track(opts, lecture_id, track, digest, violations=tuple(violations), detail=translator.model)
 

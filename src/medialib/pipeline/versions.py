@@ -14,10 +14,11 @@ RECORDS = 2   # 2: the library reshaped into sub-packages (records moved, count 
 STAGES = {
     "ladder": 1,
     "audio": 1,
-    "transcribe": 1,
-    "cues": 1,
-    "interpretation": 1,
-    "machine-translation": 1,
+    "peaks": 1,
+    "transcribe": 2,           # 2: transcripts keep Whisper's segment statistics
+    "cues": 2,                 # 2: cues carry risk and flags (subtitles/risk.py)
+    "interpretation": 2,       # 2: risk and flags, with the interpreter's drift per cue
+    "machine-translation": 2,  # 2: risk and flags, glossary misses per cue
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from medialib.config import SpeechOptions
 from medialib.errors import InputError, OperatorError
-from medialib.speech.transcript import Transcript, Word
+from medialib.speech.transcript import Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,7 @@ def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | N
     duration_s = len(audio) / SAMPLE_RATE
     lang = language or opts.language or None
     words: list[Word] = []
+    kept_segments: list[Segment] = []
     dropped = 0
     detected, detected_p = lang, 1.0 if lang else 0.0
     # Batched decoding of the VAD's speech chunks: ~2x faster than one window at a time on
@@ -220,6 +221,7 @@ def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | N
                 dropped += 1
                 continue
             words.extend(Word(w.start_ms + offset_ms, w.end_ms + offset_ms, w.text, w.probability) for w in kept)
+            kept_segments.append(segment_stats(seg, kept, opts, offset_ms))
         if detected is None:
             detected, detected_p = info.language, float(info.language_probability)
     if progress:
@@ -232,7 +234,7 @@ def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | N
     return Transcript(language="en" if task == "translate" else (detected or "en"),
                       language_probability=detected_p,
                       duration_ms=int(round(duration_s * 1000)), words=tuple(words),
-                      model=label, dropped_segments=dropped)
+                      model=label, dropped_segments=dropped, segments=tuple(kept_segments))
 
 
 def _open_audio(path: Path):
@@ -313,6 +315,40 @@ def _guard_segment(seg, opts: SpeechOptions) -> list[Word] | None:
         end = max(start, int(round(w.end * 1000)))
         out.append(Word(start, end, text, float(w.probability)))
     return out or None
+
+
+# How close to a guard's threshold a kept segment must come to count as a near miss. The
+# guards are coarse (a segment is dropped or kept whole); what they nearly dropped is where
+# invented or garbled text hides, so review looks there first.
+NEAR_NO_SPEECH = 0.2          # no_speech_prob within this below no_speech_threshold
+NEAR_LOG_PROB = 0.4           # avg_logprob within this above log_prob_threshold
+NEAR_COMPRESSION = 0.4        # compression_ratio within this below compression_ratio_threshold
+NEAR_WORD_PROBABILITY = 2.0   # the best word under this many times min_word_probability
+
+
+def near_misses(seg, opts: SpeechOptions) -> tuple[str, ...]:
+    """The hallucination guards a kept Whisper segment came close to (see the NEAR_* margins)."""
+    out = []
+    if seg.no_speech_prob >= opts.no_speech_threshold - NEAR_NO_SPEECH:
+        out.append("no-speech")
+    if seg.avg_logprob <= opts.log_prob_threshold + NEAR_LOG_PROB:
+        out.append("log-prob")
+    if getattr(seg, "compression_ratio", 0.0) >= opts.compression_ratio_threshold - NEAR_COMPRESSION:
+        out.append("compression-ratio")
+    probs = [w.probability for w in seg.words or ()]
+    if probs and max(probs) < opts.min_word_probability * NEAR_WORD_PROBABILITY:
+        out.append("word-probability")
+    if _normalise(seg.text) in KNOWN_HALLUCINATIONS:
+        out.append("known-phrase")
+    return tuple(out)
+
+
+def segment_stats(seg, kept: Sequence[Word], opts: SpeechOptions, offset_ms: int = 0) -> Segment:
+    """A kept Whisper segment's decoder statistics, timed by its kept words on the recording's timeline."""
+    return Segment(start_ms=kept[0].start_ms + offset_ms, end_ms=max(w.end_ms for w in kept) + offset_ms,
+                   avg_logprob=float(seg.avg_logprob), no_speech_prob=float(seg.no_speech_prob),
+                   compression_ratio=float(getattr(seg, "compression_ratio", 0.0) or 0.0),
+                   temperature=float(getattr(seg, "temperature", 0.0) or 0.0), near_misses=near_misses(seg, opts))
 
 
 def _cut_repetitions(words: list[Word], max_repeats: int) -> list[Word]:

@@ -50,3 +50,12 @@ from .qc import (
     issues_by_cue as issues_by_cue,
     qc_rules_json as qc_rules_json,
 )
+from .risk import (
+    CueAlignment as CueAlignment,
+    GlossaryMiss as GlossaryMiss,
+    cue_features as cue_features,
+    cue_words as cue_words,
+    glossary_misses as glossary_misses,
+    rule_breaks as rule_breaks,
+    score_track as score_track,
+)

@@ -32,6 +32,7 @@ import numpy as np
 from medialib.config import SubtitleRules
 from medialib.speech.transcript import Transcript, Word
 from medialib.subtitles.cues import Cue, Track
+from medialib.subtitles.risk import CueAlignment
 from medialib.subtitles.segment import segment_cues, split_by_pause, split_by_sentence
 
 log = logging.getLogger(__name__)
@@ -71,11 +72,15 @@ class Alignment:
     confidence: 0..1; the share of interpreted speech matched to floor speech, weighted by
         how consistent each match's lag is with the interpreter's usual lag. Near 0: the two
         tracks do not look like speech and its interpretation.
+    cues: per cue of the track, in order, how far its group's lag strays from the
+        interpreter's local typical lag (`CueAlignment`: drift_ms, fit 0..1; unmatched
+        speech has drift None and fit 0). Review ranks cues by it (subtitles/risk.py).
     """
 
     lag_ms: int
     pairs: tuple[tuple[int, int], ...]
     confidence: float
+    cues: tuple[CueAlignment, ...] = ()
 
     def __post_init__(self) -> None:
         if self.lag_ms < 0:
@@ -314,9 +319,10 @@ def align_interpretation(floor: Transcript, interp: Transcript, rules: SubtitleR
         return empty
     lag, assign, prior = _lag_and_matches(f_units, i_units, max_lag_ms)
     items = _items(assign)
-    words = _place_items(items, f_units, i_units, lag, rules)
+    placed = _place_items(items, f_units, i_units, lag, rules)
     cues: list[Cue] = []
-    for item_words in words:
+    drifts: list[int | None] = []
+    for item, item_words in placed:
         if not item_words:
             continue
         # a cue may lead its first word, but not into the cue before (this call cannot see it)
@@ -325,12 +331,23 @@ def align_interpretation(floor: Transcript, interp: Transcript, rules: SubtitleR
         if cues and item_cues:
             _end_before(cues, item_cues[0].start_ms - rules.min_gap_ms)
         cues.extend(item_cues)
+        drifts.extend([_drift_ms(item, f_units, i_units, assign, prior)] * len(item_cues))
     track = Track(interp.language, "interpretation", tuple(cues), model=model)
     pairs = tuple((int(assign[j]), j) for j in range(len(i_units)) if assign[j] >= 0)
-    alignment = Alignment(lag, pairs, _confidence(f_units, i_units, assign, prior))
+    per_cue = tuple(CueAlignment(c.id, d, 0.0 if d is None else round(math.exp(-0.5 * (d / LAG_SIGMA_MS) ** 2), 3))
+                    for c, d in zip(track.cues, drifts))
+    alignment = Alignment(lag, pairs, _confidence(f_units, i_units, assign, prior), per_cue)
     log.info("interpretation aligned: lag %d ms, %d of %d units matched, confidence %.2f, %d cues",
              lag, len(pairs), len(i_units), alignment.confidence, len(cues))
     return track, alignment
+
+
+def _drift_ms(item: _Item, floor: _Units, interp: _Units, assign: np.ndarray, prior: np.ndarray) -> int | None:
+    """The item's lag (its first unit matched to its floor unit) less the local typical lag; None: unmatched."""
+    first = next((j for j in item.units if assign[j] == item.floor), None) if item.floor >= 0 else None
+    if first is None:
+        return None
+    return int(round(float(interp.start_ms[first] - floor.start_ms[item.floor]) - float(prior[first])))
 
 
 def _items(assign: np.ndarray) -> list[_Item]:
@@ -351,8 +368,8 @@ def _items(assign: np.ndarray) -> list[_Item]:
 
 
 def _place_items(items: list[_Item], floor: _Units, interp: _Units, lag: int,
-                 rules: SubtitleRules) -> list[tuple[Word, ...]]:
-    """Re-timed words per item, in one pass.
+                 rules: SubtitleRules) -> list[tuple[_Item, tuple[Word, ...]]]:
+    """Re-timed words per item (with the item as finally placed), in one pass.
 
     A group starts at its floor unit's start + ONSET_GUARD_MS, or later when the previous
     item still needs the time; unmatched speech at its own time less `lag`, after the
@@ -384,7 +401,7 @@ def _place_items(items: list[_Item], floor: _Units, interp: _Units, lag: int,
                 break
             prev, anchor, cursor, _, _ = placed.pop()  # no room: join the item before
             item = _Item(prev.floor, prev.units + item.units)
-    return [words for _, _, _, words, _ in placed]
+    return [(item, words) for item, _, _, words, _ in placed]
 
 
 def _place(item: _Item, anchor: int | None, cursor: int, limit: int | None, interp: _Units, lag: int,
