@@ -230,7 +230,7 @@ def cues_stage(transcript: TranscriptResult, lecture_id: str, opts: StorageOptio
     if not cues:
         return None
     track = subtitles.Track(language=t.language, origin=origin, cues=cues, model=_model_label(t))
-    track = subtitles.score_track(track, transcript=t, rules=rules)  # risk per cue, for review
+    track = subtitles.score_track(track, transcript=t, rules=rules.for_language(track.language))  # risk per cue, for review
     return _save_track(opts, lecture_id, track, options_digest(rules, transcript.key))
 
 
@@ -245,7 +245,7 @@ def interpretation_stage(floor: TranscriptResult, interp: TranscriptResult, lect
     track, alignment = align_interpretation(f, i, rules, max_lag_ms=max_lag_ms, model=_model_label(i))
     if not track.cues:
         return None
-    track = subtitles.score_track(track, transcript=i, alignment=alignment, rules=rules)
+    track = subtitles.score_track(track, transcript=i, alignment=alignment, rules=rules.for_language(track.language))
     detail = f"interpreter lag {alignment.lag_ms} ms (match confidence {alignment.confidence:.2f})"
     return _save_track(opts, lecture_id, track, options_digest(rules, floor.key, interp.key, max_lag_ms),
                        detail=detail)
@@ -272,7 +272,7 @@ def machine_translation_stage(floor: TranscriptResult, dst: str, lecture_id: str
     if not track.cues:
         return None
     misses = subtitles.glossary_misses(violations, [(x.start_ms, x.end_ms) for x in sentences])
-    track = subtitles.score_track(track, transcript=t, glossary_violations=misses, rules=rules)
+    track = subtitles.score_track(track, transcript=t, glossary_violations=misses, rules=rules.for_language(dst))
     digest = options_digest(rules, floor.key, tr_opts.batch_size, tr_opts.beam_size, translator.model)
     return _save_track(opts, lecture_id, track, digest, violations=tuple(violations), detail=translator.model)
 
