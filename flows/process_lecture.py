@@ -128,8 +128,9 @@ def machine_translation_task(ing, floor, dst: str, opts, rules, tr_opts, route: 
 
 
 @task(name="publish", retry_condition_fn=_transient_only)
-def publish_task(record: PublishRecord, opts, home: Path) -> Published:
-    return stages.publish_stage(record, opts, home, progress=reporter("publish", get_run_logger()))
+def publish_task(record: PublishRecord, opts, home: Path, review_opts=None) -> Published:
+    return stages.publish_stage(record, opts, home, review_opts=review_opts,
+                                progress=reporter("publish", get_run_logger()))
 
 
 def _with_retries(s: Settings):
@@ -191,4 +192,4 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
         peaks.result()  # a failure surfaces here, before publishing
     record = PublishRecord(lecture=lecture, ladder=ladder.result(), transcript=transcript, tracks=tuple(tracks),
                            plans=plans)
-    return t["publish"](record, opts, home)
+    return t["publish"](record, opts, home, s.review)

@@ -16,7 +16,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -163,6 +163,12 @@ class TranslationOptions(_Section):
         return argostranslate_packages_dir(os.environ)
 
 
+class ReviewOptions(_Section):
+    # Machine subtitles nobody has approved yet: "label" publishes them named "English (machine)"
+    # and says so on the page; "hide" publishes none until a reviewer approves.
+    unreviewed: Literal["label", "hide"]
+
+
 class FlowOptions(_Section):
     task_workers: int = Field(ge=1, le=32)
     retries: int = Field(ge=0)
@@ -177,6 +183,7 @@ class Settings(_Section):
     subtitles: SubtitleRules
     translation: TranslationOptions
     flow: FlowOptions
+    review: ReviewOptions
 
     def home(self) -> Path:
         return medialib_home()

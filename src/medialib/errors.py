@@ -2,7 +2,10 @@
 
     MedialibError            anything medialib raises on purpose                      500
     ├── InputError           the user's file, data or request is wrong; fix it, retry   422
-    │   └── NotFoundError    the file, object or lecture asked for does not exist      404
+    │   ├── NotFoundError    the file, object or lecture asked for does not exist      404
+    │   ├── ConflictError    the request is based on a state that has since changed    409
+    │   │                    (someone saved a newer version): reload, then decide
+    │   └── PermissionDenied this user's role may not do this (approve, publish)       403
     ├── OperatorError        the installation or a service it needs is wrong (keys,     500
     │   │                    buckets, ffmpeg, model weights, work objects); the
     │   │                    operator must fix it, the user cannot, retrying cannot help
@@ -44,6 +47,18 @@ class NotFoundError(InputError):
     """What the user asked for (a file, an object, a lecture) does not exist."""
 
     http_status = 404
+
+
+class ConflictError(InputError):
+    """The request was made against a state that changed meanwhile (a newer version was saved)."""
+
+    http_status = 409
+
+
+class PermissionDenied(InputError):
+    """The user is known but their role may not do this; another account can."""
+
+    http_status = 403
 
 
 class OperatorError(MedialibError):

@@ -2,6 +2,9 @@
 
     archive bucket (private)   originals/<lecture-id>/<sha256><ext>
                                lectures/<lecture-id>/publish.json what the bundle is made from
+                               tracks/<lecture-id>/<lang>/v<N>.json one immutable track version
+                               tracks/<lecture-id>/<lang>/live.json which version learners see
+                               tracks/<lecture-id>/peaks.json     waveform peaks of the speech
                                work/by-sha256/<sha256>.json       which lecture the bytes became
                                work/<lecture-id>/...              intermediate artifacts (a cache)
     publish bucket             lectures/<lecture-id>/...          one bundle per lecture
@@ -58,3 +61,28 @@ def bundle_prefix(lecture_id: str) -> str:
 def publish_record(lecture_id: str) -> str:
     """In the archive bucket, outside work/ (a cache that may be cleaned), like the original."""
     return f"{LECTURES}/{lecture_id}/publish.json"
+
+
+TRACKS = "tracks"
+
+
+def track_versions_prefix(lecture_id: str, language: str) -> str:
+    """Versions live outside work/ (a cache): a translator's work must survive a cleanup."""
+    return f"{TRACKS}/{lecture_id}/{language}/"
+
+
+def track_version(lecture_id: str, language: str, number: int) -> str:
+    return f"{track_versions_prefix(lecture_id, language)}v{number}.json"
+
+
+def track_live(lecture_id: str, language: str) -> str:
+    return f"{track_versions_prefix(lecture_id, language)}live.json"
+
+
+def peaks(lecture_id: str) -> str:
+    return f"{TRACKS}/{lecture_id}/peaks.json"
+
+
+def conditional_probe(token: str) -> str:
+    """A scratch object for check_conditional_writes, deleted after the probe."""
+    return f"{work_prefix('probes')}/conditional-{token}"

@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     which = rep.add_mutually_exclusive_group(required=True)
     which.add_argument("lecture_id", nargs="?", metavar="ID", help="the lecture to republish")
     which.add_argument("--all", action="store_true", help="every lecture in the catalog")
+    rep.add_argument("--subtitles-only", action="store_true",
+                     help="only the subtitles, transcript, manifest and page (after a correction); "
+                          "no video segment is read or sent")
 
     mo = sub.add_parser("models", help="installed Whisper and Argos Translate models")
     mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -158,9 +161,21 @@ def _lectures_list() -> int:
 
 
 def _republish(args) -> int:
-    from medialib_flows.republish import republish_lectures
+    if args.subtitles_only:
+        # in-process: a correction should reach learners in seconds, not after Prefect starts
+        from medialib.config import load_settings, medialib_home
+        from medialib.pipeline.stages import publish_subtitles
+        from medialib.publish.catalog import read_catalog
+        from medialib.storage import make_client, resolve_storage
 
-    done = republish_lectures(None if args.all else [args.lecture_id])
+        s = load_settings()
+        opts = resolve_storage(s)
+        ids = [e["id"] for e in read_catalog(make_client(opts), opts)] if args.all else [args.lecture_id]
+        done = [publish_subtitles(i, opts, medialib_home(), review_opts=s.review) for i in ids]
+    else:
+        from medialib_flows.republish import republish_lectures
+
+        done = republish_lectures(None if args.all else [args.lecture_id])
     for p in done:
         print(f"{p.lecture_id}: {p.uploaded_count} files sent ({p.uploaded_bytes / 1e6:.2f} MB), "
               f"{p.skipped_count} unchanged\t{p.player_url}")

@@ -16,6 +16,7 @@ from medialib.config import load_settings
 from medialib.errors import ToolError
 from medialib.media.readback import keyframe_times, segment_durations
 from medialib.pipeline import stages
+from medialib.publish.bundle import MACHINE_NOTE
 from medialib.subtitles.formats import parse_subtitles
 from medialib.subtitles.segment import check_cues
 
@@ -59,7 +60,7 @@ def test_master_and_media_playlists_parse_strictly(published):
     for uri in uris:
         m3u8.parse(fetch(f"{base(published)}/{uri}").decode(), strict=True)
     subs = [m for m in master["media"] if m["type"] == "SUBTITLES"]
-    assert [(m["language"], m["name"], m["default"], m["autoselect"]) for m in subs] == [("en", "English", "YES", "YES")]
+    assert [(m["language"], m["name"], m["default"], m["autoselect"]) for m in subs] == [("en", "English (machine)", "YES", "YES")]
     assert all(p["stream_info"].get("subtitles") == "subs" for p in master["playlists"])
 
 
@@ -112,7 +113,7 @@ def test_transcript_and_manifest(published):
     # No interpreter and no Argos package here: Russian is missing, and the fix is spelled out.
     ru = next(p for p in manifest["report"]["languages"] if p["language"] == "ru")
     assert (ru["source"], ru["fix"]) == ("missing", "medialib models install argos en ru")
-    assert published.notes == ("Subtitles in Русский are not available for this lecture yet.",)
+    assert published.notes == ("Subtitles in Русский are not available for this lecture yet.", MACHINE_NOTE)
     assert [(p.language, p.fix) for p in published.missing] == [("ru", "medialib models install argos en ru")]
     cue = transcript["tracks"][0]["cues"][0]
     assert cue["origin"] == "asr" and cue["model"].startswith("whisper-base") and 0 < cue["confidence"] <= 1

@@ -61,8 +61,8 @@ def test_interpreted_lecture_has_both_subtitle_languages_and_the_russian_audio(i
     assert audio["ru"]["name"] == "Русский (синхронный перевод)" and audio["ru"]["default"] == "NO"
     assert audio["en"]["default"] == "YES"
     subs = {m["language"]: m for m in master["media"] if m["type"] == "SUBTITLES"}
-    assert (subs["en"]["name"], subs["en"]["default"], subs["en"]["autoselect"]) == ("English", "YES", "YES")
-    assert (subs["ru"]["name"], subs["ru"]["default"], subs["ru"]["autoselect"]) == ("Русский", "NO", "YES")
+    assert (subs["en"]["name"], subs["en"]["default"], subs["en"]["autoselect"]) == ("English (machine)", "YES", "YES")
+    assert (subs["ru"]["name"], subs["ru"]["default"], subs["ru"]["autoselect"]) == ("Русский (machine)", "NO", "YES")
     m3u8.parse(bundle(interpreted, audio["ru"]["uri"]).decode(), strict=True)
 
 

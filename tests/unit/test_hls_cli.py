@@ -62,3 +62,21 @@ def test_title_is_required(capsys):
     with pytest.raises(SystemExit) as e:
         main(["process", "x.mp4"])
     assert e.value.code == 2 and "--title" in capsys.readouterr().err
+
+
+def test_patching_the_subtitle_group_of_a_master_playlist():
+    from medialib.publish.playlists import patch_master_subtitles
+
+    master = ("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+              '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,'
+              'CHANNELS="2",URI="video/audio/index.m3u8"\n'
+              '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English (machine)",LANGUAGE="en",DEFAULT=YES,'
+              'AUTOSELECT=YES,FORCED=NO,URI="subtitles/en/index.m3u8"\n'
+              '#EXT-X-STREAM-INF:BANDWIDTH=900000,AVERAGE-BANDWIDTH=800000,RESOLUTION=640x360,FRAME-RATE=25.000,'
+              'CODECS="avc1.64001e,mp4a.40.2",AUDIO="aud",SUBTITLES="subs"\nvideo/360p/index.m3u8\n')
+    approved = patch_master_subtitles(master, [("en", "subtitles/en/index.m3u8", True, "English")])
+    assert approved == master.replace('NAME="English (machine)"', 'NAME="English"')
+    assert patch_master_subtitles(approved, [("en", "subtitles/en/index.m3u8", True, "English (machine)")]) == master
+    none = patch_master_subtitles(master, [])
+    assert "TYPE=SUBTITLES" not in none and "SUBTITLES=" not in none
+    assert patch_master_subtitles(none, [("en", "subtitles/en/index.m3u8", True, "English (machine)")]) == master

@@ -80,6 +80,7 @@ class Published:
     notes: tuple[str, ...]
     missing: tuple[LanguagePlan, ...] = ()    # languages that could not be made, with the fix
     violations: tuple[str, ...] = ()          # glossary terms lost in machine translation
+    video_bytes: int = 0                      # video/audio segment bytes sent (0 for a subtitles-only republish)
 
 
 @dataclass(frozen=True)

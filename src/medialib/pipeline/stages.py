@@ -14,9 +14,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from medialib import keys, media, speech, storage, subtitles
+from medialib import keys, media, review, speech, storage, subtitles
 from medialib.config import (
     LadderOptions,
+    ReviewOptions,
     SpeechOptions,
     StorageOptions,
     SubtitleRules,
@@ -38,7 +39,8 @@ from medialib.pipeline.records import (
 )
 from medialib.recordjson import from_jsonable, to_jsonable
 from medialib.publish import catalog, upload
-from medialib.publish.bundle import LectureMeta, package_bundle
+from medialib.publish.bundle import LectureMeta, PublishedTrack, package_bundle, package_subtitles
+from medialib.publish.playlists import patch_master_subtitles
 
 log = logging.getLogger(__name__)
 
@@ -318,36 +320,90 @@ def lecture_notes(record: PublishRecord) -> tuple[str, ...]:
     return ()
 
 
-def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
-                  progress: Progress | None = None) -> Published:
-    """Package the bundle from work/ and publish it: media first, the master playlist as the switch.
-
-    The record is kept beside the original first, so `republish` can rebuild this bundle
-    later from what is stored.
-    """
-    ing, request = record.lecture.ingested, record.lecture.request
-    client = storage.make_client(opts)
-    storage.put_bytes(client, opts.archive_bucket, keys.publish_record(ing.lecture_id),
-                      json.dumps({"schema": PUBLISH_RECORD_SCHEMA, "record": to_jsonable(record)},
-                                 ensure_ascii=False).encode(), content_type="application/json")
-    work = work_dir_for(home, ing.sha256)
-    ladder_dir = work / "published-ladder" / Path(record.ladder.prefix).name
-    storage.download_tree(client, opts.archive_bucket, record.ladder.prefix, ladder_dir)
-    loaded_tracks = []
+def _load_tracks(client, opts: StorageOptions, record: PublishRecord) -> tuple[subtitles.Track, ...]:
+    loaded = []
     for tr in record.tracks:
         data = storage.get_bytes(client, opts.archive_bucket, tr.key)
         if data is None:
             raise OperatorError(f"{tr.key}: subtitle track missing from the archive bucket; "
                                 "run the lecture again")
-        loaded_tracks.append(subtitles.track_from_dict(json.loads(data)))
-    t = _load_transcript(opts, record.transcript.key) if record.transcript else None
-    meta = LectureMeta(lecture_id=ing.lecture_id, title=request.title, sha256=ing.sha256, speaker=request.speaker,
+        loaded.append(subtitles.track_from_dict(json.loads(data)))
+    return tuple(loaded)
+
+
+def choose_published_track(client, opts: StorageOptions, lecture_id: str, machine: subtitles.Track
+                           ) -> PublishedTrack:
+    """Which version of one language learners get: a person's choice stands, else the newest machine output.
+
+    The machine track is kept as a machine version first (only when its cues changed), so
+    a re-run with new settings or a better model adds a version to compare with. If
+    live.json points at a human version, or at any approved version, that version is
+    published: a re-run never replaces a translator's work. Otherwise the machine version
+    is published, marked machine-made (not approved).
+    """
+    bucket = opts.archive_bucket
+    newest = review.record_machine_version(client, bucket, lecture_id, machine)
+    pointer = review.live(client, bucket, lecture_id, machine.language)
+    if pointer is not None and pointer.version != newest.number:
+        chosen = review.load_version(client, bucket, lecture_id, machine.language, pointer.version)
+        if chosen.kind == "human" or pointer.approved:
+            return PublishedTrack(chosen.track, chosen.number, machine_made=False)
+    approved = pointer is not None and pointer.version == newest.number and pointer.approved
+    return PublishedTrack(newest.track, newest.number, machine_made=not approved)
+
+
+def _published_tracks(client, opts: StorageOptions, record: PublishRecord, review_opts: ReviewOptions,
+                      keep: dict[str, PublishedTrack] | None = None) -> tuple[tuple[PublishedTrack, ...], tuple[str, ...]]:
+    """(what to publish, notes about languages held back); keep: languages to publish as they are."""
+    from medialib.languages import language_name
+
+    chosen, hidden = [], []
+    lecture_id = record.lecture.ingested.lecture_id
+    machines = _load_tracks(client, opts, record)
+    versioned = True
+    if machines:
+        try:
+            storage.check_conditional_writes(client, opts.archive_bucket)
+        except OperatorError as e:
+            # Learners still get the machine subtitles; translators cannot save versions here.
+            log.warning("%s: publishing machine subtitles without versions: %s", lecture_id, e)
+            versioned = False
+    for machine in machines:
+        pt = (keep or {}).get(machine.language) or (
+            choose_published_track(client, opts, lecture_id, machine) if versioned
+            else PublishedTrack(machine, 1, machine_made=True))
+        if pt.machine_made and review_opts.unreviewed == "hide":
+            hidden.append(language_name(machine.language))
+            continue
+        chosen.append(pt)
+    notes = (f"Subtitles in {', '.join(hidden)} are being checked by a translator and will appear "
+             "here when approved.",) if hidden else ()
+    return tuple(chosen), notes
+
+
+_SEGMENT_SUFFIXES = (".m4s", ".mp4", ".ts", ".aac", ".m4a")
+
+
+def _video_bytes(sent: storage.PublishReport, prefix: str, root: Path) -> int:
+    """Bytes of video and audio segments (init segments included) that were sent."""
+    total = 0
+    for key in sent.uploaded:
+        rel = key[len(prefix) + 1:]
+        if rel.startswith("video/") and rel.endswith(_SEGMENT_SUFFIXES):
+            total += (root / rel).stat().st_size
+    return total
+
+
+def _meta(record: PublishRecord, t: speech.Transcript | None) -> LectureMeta:
+    ing, request = record.lecture.ingested, record.lecture.request
+    return LectureMeta(lecture_id=ing.lecture_id, title=request.title, sha256=ing.sha256, speaker=request.speaker,
                        event=request.event, language=request.language or (t.language if t and t.words else None))
-    bundle_dir = work / "bundle"
-    shutil.rmtree(bundle_dir, ignore_errors=True)
-    bundle = package_bundle(bundle_dir, meta, ing.info, record.ladder.ladder, ladder_dir, tuple(loaded_tracks), t,
-                            ladder_dir / "poster.jpg" if record.ladder.poster_key else None, lecture_notes(record),
-                            report=lecture_report(record.tracks, record.plans))
+
+
+def _finish_publish(client, opts: StorageOptions, record: PublishRecord, bundle, meta: LectureMeta,
+                    progress: Progress | None) -> Published:
+    """Send the bundle folder (unchanged objects skipped), update the catalog, report."""
+    ing, request = record.lecture.ingested, record.lecture.request
     prefix = keys.bundle_prefix(ing.lecture_id)
     sent = upload.publish_bundle(client, opts, bundle.root, prefix,
                                  progress=(lambda done, total: progress(done / total if total else 1.0))
@@ -355,15 +411,111 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
     entry = {"id": ing.lecture_id, "title": request.title, "speaker": request.speaker, "event": request.event,
              "language": meta.language, "duration_s": round(ing.info.duration_s, 3),
              "languages": list(bundle.languages), "player": f"{prefix}/index.html", "master": f"{prefix}/master.m3u8",
-             "poster": f"{prefix}/poster.jpg" if (bundle.root / "poster.jpg").exists() else None}
+             "poster": f"{prefix}/poster.jpg" if record.ladder.poster_key else None}
     _update_catalog_if_changed(client, opts, entry)
-    shutil.rmtree(bundle_dir, ignore_errors=True)
     return Published(lecture_id=ing.lecture_id, player_url=storage.public_url(opts, f"{prefix}/index.html"),
                      master_url=storage.public_url(opts, f"{prefix}/master.m3u8"),
                      uploaded_bytes=sent.uploaded_bytes, uploaded_count=len(sent.uploaded),
                      skipped_count=len(sent.skipped), languages=bundle.languages, notes=bundle.notes,
                      missing=tuple(p for p in record.plans if p.source == "missing"),
-                     violations=tuple(v for tr in record.tracks for v in tr.violations))
+                     violations=tuple(v for tr in record.tracks for v in tr.violations),
+                     video_bytes=_video_bytes(sent, prefix, bundle.root))
+
+
+def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
+                  review_opts: ReviewOptions | None = None, progress: Progress | None = None) -> Published:
+    """Package the bundle from work/ and publish it: media first, the master playlist as the switch.
+
+    The record is kept beside the original first, so `republish` can rebuild this bundle
+    later from what is stored. Each language's machine track is kept as a machine version;
+    what learners see is chosen by choose_published_track (a translator's live version wins).
+    review_opts: None is the default setting (unreviewed machine subtitles labelled).
+    """
+    review_opts = review_opts or ReviewOptions(unreviewed="label")
+    ing = record.lecture.ingested
+    client = storage.make_client(opts)
+    storage.put_bytes(client, opts.archive_bucket, keys.publish_record(ing.lecture_id),
+                      json.dumps({"schema": PUBLISH_RECORD_SCHEMA, "record": to_jsonable(record)},
+                                 ensure_ascii=False).encode(), content_type="application/json")
+    work = work_dir_for(home, ing.sha256)
+    ladder_dir = work / "published-ladder" / Path(record.ladder.prefix).name
+    storage.download_tree(client, opts.archive_bucket, record.ladder.prefix, ladder_dir)
+    tracks, hidden_notes = _published_tracks(client, opts, record, review_opts)
+    t = _load_transcript(opts, record.transcript.key) if record.transcript else None
+    meta = _meta(record, t)
+    bundle_dir = work / "bundle"
+    shutil.rmtree(bundle_dir, ignore_errors=True)
+    bundle = package_bundle(bundle_dir, meta, ing.info, record.ladder.ladder, ladder_dir, tracks, t,
+                            ladder_dir / "poster.jpg" if record.ladder.poster_key else None,
+                            lecture_notes(record) + hidden_notes, report=lecture_report(record.tracks, record.plans))
+    try:
+        return _finish_publish(client, opts, record, bundle, meta, progress)
+    finally:
+        shutil.rmtree(bundle_dir, ignore_errors=True)
+
+
+def publish_subtitles(lecture_id: str, opts: StorageOptions, home: Path, *, languages: Sequence[str] | None = None,
+                      review_opts: ReviewOptions | None = None, progress: Progress | None = None) -> Published:
+    """Republish only the subtitles: new v<N> files, their playlists, transcript, manifest, page.
+
+    For a corrected or approved track. No video or audio segment is read or sent: the
+    master playlist is the published one with its subtitle lines rewritten (sent only if
+    they changed), and the media's first presentation time comes from the published
+    manifest. languages: republish these (default: all); the others stay as published.
+    Old v<N> files stay in the bucket, so a player that loaded them keeps working.
+    """
+    review_opts = review_opts or ReviewOptions(unreviewed="label")
+    record = load_publish_record(lecture_id, opts)
+    ing = record.lecture.ingested
+    client = storage.make_client(opts)
+    prefix = keys.bundle_prefix(ing.lecture_id)
+    master = storage.get_bytes(client, opts.publish_bucket, f"{prefix}/master.m3u8")
+    manifest_data = storage.get_bytes(client, opts.publish_bucket, f"{prefix}/manifest.json")
+    if master is None or manifest_data is None:
+        raise NotFoundError(f"{lecture_id}: not published in bucket {opts.publish_bucket!r} (no {prefix}/master.m3u8 "
+                            "or manifest.json); republish it in full first: medialib lectures republish "
+                            f"{lecture_id}")
+    manifest = json.loads(manifest_data)
+    keep = None
+    if languages is not None:
+        wanted = set(languages)
+        keep = {s["language"]: PublishedTrack(review.load_version(client, opts.archive_bucket, lecture_id,
+                                                                  s["language"], s["version"]).track,
+                                              s["version"], machine_made=bool(s.get("machine_made")))
+                for s in manifest.get("subtitles", ())
+                if s["language"] not in wanted and s.get("version") and
+                s["version"] in review.list_versions(client, opts.archive_bucket, lecture_id, s["language"])}
+    tracks, hidden_notes = _published_tracks(client, opts, record, review_opts, keep)
+    first_pts = manifest.get("first_pts_s")
+    if first_pts is None:
+        first_pts = _first_pts_from_published_vtt(client, opts, prefix, manifest)
+    t = _load_transcript(opts, record.transcript.key) if record.transcript else None
+    meta = _meta(record, t)
+    bundle_dir = work_dir_for(home, ing.sha256) / "subtitles-bundle"
+    shutil.rmtree(bundle_dir, ignore_errors=True)
+    master_text = master.decode("utf-8")
+    bundle = package_subtitles(bundle_dir, meta, ing.info, record.ladder.ladder, tracks, t,
+                               master=lambda subs: patch_master_subtitles(master_text, subs),
+                               first_pts_s=first_pts, poster=record.ladder.poster_key is not None,
+                               notes=lecture_notes(record) + hidden_notes,
+                               report=lecture_report(record.tracks, record.plans))
+    try:
+        return _finish_publish(client, opts, record, bundle, meta, progress)
+    finally:
+        shutil.rmtree(bundle_dir, ignore_errors=True)
+
+
+def _first_pts_from_published_vtt(client, opts: StorageOptions, prefix: str, manifest: dict) -> float:
+    """X-TIMESTAMP-MAP of a published WebVTT, for bundles whose manifest predates first_pts_s."""
+    import re
+
+    for s in manifest.get("subtitles", ()):
+        data = storage.get_bytes(client, opts.publish_bucket, f"{prefix}/{s['vtt']}")
+        m = re.search(rb"X-TIMESTAMP-MAP=MPEGTS:(\d+)", data or b"")
+        if m:
+            return int(m.group(1)) / 90000
+    raise OperatorError(f"{prefix}: the published bundle does not say when its media starts; "
+                        "republish it in full once (medialib lectures republish ID)")
 
 
 PUBLISH_RECORD_SCHEMA = 1   # bump when PublishRecord (or a record inside it) changes shape
@@ -386,13 +538,14 @@ def load_publish_record(lecture_id: str, opts: StorageOptions) -> PublishRecord:
 
 
 def republish_lecture(lecture_id: str, opts: StorageOptions, home: Path, *,
-                      progress: Progress | None = None) -> Published:
+                      review_opts: ReviewOptions | None = None, progress: Progress | None = None) -> Published:
     """Rebuild the page, playlists and subtitles from what is stored and send what changed.
 
     Nothing is transcoded or transcribed: the renditions, tracks and transcript are read
     from work/ in the archive bucket; unchanged objects (the segments) are not sent again.
     """
-    return publish_stage(load_publish_record(lecture_id, opts), opts, home, progress=progress)
+    return publish_stage(load_publish_record(lecture_id, opts), opts, home, review_opts=review_opts,
+                         progress=progress)
 
 
 def lecture_report(tracks: tuple[TrackResult, ...], plans: tuple[LanguagePlan, ...]) -> dict:

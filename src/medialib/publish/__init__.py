@@ -10,10 +10,18 @@ from .page import (
     render_player_page as render_player_page,
 )
 from .playlists import (
+    patch_master_subtitles as patch_master_subtitles,
+    subtitle_media_lines as subtitle_media_lines,
     subtitle_playlist as subtitle_playlist,
     with_timestamp_map as with_timestamp_map,
     write_master_playlist as write_master_playlist,
 )
-from .bundle import Bundle as Bundle, LectureMeta as LectureMeta, package_bundle as package_bundle
+from .bundle import (
+    Bundle as Bundle,
+    LectureMeta as LectureMeta,
+    PublishedTrack as PublishedTrack,
+    package_bundle as package_bundle,
+    package_subtitles as package_subtitles,
+)
 from .upload import publish_bundle as publish_bundle
 from .catalog import read_catalog as read_catalog, update_catalog as update_catalog

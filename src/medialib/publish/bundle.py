@@ -8,7 +8,9 @@ Bundle layout (mirrors lectures/<lecture-id>/ in the publish bucket):
 
     master.m3u8, manifest.json, index.html, transcript.json, poster.jpg, player assets
     video/<rendition>/index.m3u8, init_<n>.mp4, seg_<n>.m4s     (video/audio/ for the audio)
-    subtitles/<lang>/index.m3u8, v<N>.vtt, v<N>.srt
+    subtitles/<lang>/index.m3u8, v<N>.vtt, v<N>.srt              (N: the track version)
+
+`package_subtitles` writes everything but the renditions, for a subtitles-only republish.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from medialib.publish.playlists import (
     with_timestamp_map,
     write_master_playlist,
 )
+from collections.abc import Callable
 from medialib.speech.transcript import Transcript
 from medialib.subtitles.cues import Track
 from medialib.subtitles.formats import to_srt, to_webvtt
@@ -48,6 +51,25 @@ class LectureMeta:
     language: str | None = None   # the lecture's main (floor) language
 
 
+MACHINE_LABEL = "machine"   # "English (machine)": what learners see on unapproved machine subtitles
+MACHINE_NOTE = ("Subtitles marked \u201c(machine)\u201d were made by speech recognition or machine translation "
+                "and have not been checked by a translator yet.")
+
+
+@dataclass(frozen=True)
+class PublishedTrack:
+    """One subtitle language as published: the track, its version, and whether it is unapproved machine output."""
+
+    track: Track
+    version: int = 1            # names the files: subtitles/<lang>/v<version>.vtt
+    machine_made: bool = False  # labelled "(machine)" on the page and in the master playlist
+
+    @property
+    def name(self) -> str:
+        name = language_name(self.track.language)
+        return f"{name} ({MACHINE_LABEL})" if self.machine_made else name
+
+
 @dataclass(frozen=True)
 class Bundle:
     """A packaged lecture on local disk, ready to publish."""
@@ -60,11 +82,12 @@ class Bundle:
 
 
 def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: Ladder, ladder_dir: Path,
-                   tracks: tuple[Track, ...] = (), transcript: Transcript | None = None,
+                   tracks: tuple[Track | PublishedTrack, ...] = (), transcript: Transcript | None = None,
                    poster: Path | None = None, notes: tuple[str, ...] = (), version: int = 1,
                    report: dict | None = None) -> Bundle:
     """Lay out everything learners need under out_dir; nothing is published here.
 
+    tracks: plain Tracks are published as version `version`, not labelled.
     Deterministic: the same inputs give the same bytes, so a re-publish uploads nothing.
     """
     out_dir = Path(out_dir)
@@ -74,46 +97,78 @@ def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: La
     for r in ladder.renditions:
         shutil.copytree(ladder_dir / r.name, out_dir / "video" / r.name)
     timing_dir = ladder_dir / (ladder.video[0].name if ladder.video else ladder.audio.name)
-    first_pts = first_pts_s(timing_dir)
-    duration = info.duration_s
+    main_lang = meta.language or (_track(tracks[0]).language if tracks else None)
+    if poster and Path(poster).exists():
+        shutil.copyfile(poster, out_dir / "poster.jpg")
+    editions = tuple(t if isinstance(t, PublishedTrack) else PublishedTrack(t, version) for t in tracks)
+    return package_subtitles(out_dir, meta, info, ladder, editions, transcript,
+                             master=lambda subs: write_master_playlist(ladder, ladder_dir, subs, main_lang),
+                             first_pts_s=first_pts_s(timing_dir), poster=(out_dir / "poster.jpg").exists(),
+                             notes=notes, report=report)
 
-    main_lang = meta.language or (tracks[0].language if tracks else None)
-    ordered = sorted(tracks, key=lambda t: (t.language != main_lang, t.language))
+
+def _track(t: Track | PublishedTrack) -> Track:
+    return t.track if isinstance(t, PublishedTrack) else t
+
+
+def transcript_cue(c, t: Track) -> dict:
+    """A cue in transcript.json: its id, times, text, risk with reasons, and who made it (origin, editor, version)."""
+    human = c.origin == "human"
+    return {"id": c.id, "start_ms": c.start_ms, "end_ms": c.end_ms, "text": c.text,
+            "origin": c.origin or t.origin, "model": None if human else t.model,
+            "editor": c.editor or None, "version": c.version,
+            "confidence": None if c.confidence is None else round(c.confidence, 3),
+            "risk": None if c.risk is None else round(c.risk, 3), "flags": list(c.flags)}
+
+
+def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: Ladder,
+                      tracks: tuple[PublishedTrack, ...], transcript: Transcript | None, *,
+                      master: Callable[[list[tuple]], str], first_pts_s: float, poster: bool,
+                      notes: tuple[str, ...] = (), report: dict | None = None) -> Bundle:
+    """Write the subtitles, their playlists, transcript.json, the page, the manifest and the master playlist.
+
+    Everything of a bundle but the renditions (and the poster): for a full package after
+    the renditions are copied, and alone for a subtitles-only republish. master(subtitle
+    entries) gives the master playlist text: written from the ladder, or the published one
+    patched. first_pts_s: the media's first presentation time, for X-TIMESTAMP-MAP.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    duration = info.duration_s
+    main_lang = meta.language or (tracks[0].track.language if tracks else None)
+    ordered = sorted(tracks, key=lambda e: (e.track.language != main_lang, e.track.language))
+    if any(e.machine_made for e in ordered):
+        notes = (*notes, MACHINE_NOTE)
     subs_for_master, links = [], []
-    for t in ordered:
+    for e in ordered:
+        t = e.track
         base = f"subtitles/{t.language}"
         (out_dir / base).mkdir(parents=True, exist_ok=True)
-        vtt_name, srt_name = f"v{version}.vtt", f"v{version}.srt"
-        (out_dir / base / vtt_name).write_text(with_timestamp_map(to_webvtt(t), first_pts), encoding="utf-8")
+        vtt_name, srt_name = f"v{e.version}.vtt", f"v{e.version}.srt"
+        (out_dir / base / vtt_name).write_text(with_timestamp_map(to_webvtt(t), first_pts_s), encoding="utf-8")
         (out_dir / base / srt_name).write_text(to_srt(t), encoding="utf-8")
         (out_dir / base / "index.m3u8").write_text(subtitle_playlist(vtt_name, duration), encoding="utf-8")
         default = t.language == main_lang
-        subs_for_master.append((t.language, f"{base}/index.m3u8", default))
-        links.append(SubtitleLink(language=t.language, name=language_name(t.language), vtt=f"{base}/{vtt_name}",
+        subs_for_master.append((t.language, f"{base}/index.m3u8", default, e.name))
+        links.append(SubtitleLink(language=t.language, name=e.name, vtt=f"{base}/{vtt_name}",
                                   srt=f"{base}/{srt_name}", default=default))
 
-    (out_dir / "master.m3u8").write_text(write_master_playlist(ladder, ladder_dir, subs_for_master, main_lang),
-                                         encoding="utf-8")
-    if poster and Path(poster).exists():
-        shutil.copyfile(poster, out_dir / "poster.jpg")
+    (out_dir / "master.m3u8").write_text(master(subs_for_master), encoding="utf-8")
     transcript_doc = {
         "lecture_id": meta.lecture_id,
         "language": transcript.language if transcript else main_lang,
         "model": transcript.model if transcript else None,
         "words": [{"start_ms": w.start_ms, "end_ms": w.end_ms, "text": w.text, "confidence": round(w.probability, 3)}
                   for w in (transcript.words if transcript else ())],
-        # every cue with its provenance, so reviewers can rank risky cues
-        "tracks": [{"language": t.language, "origin": t.origin, "model": t.model,
-                    "cues": [{"start_ms": c.start_ms, "end_ms": c.end_ms, "text": c.text,
-                              "origin": t.origin, "model": t.model,
-                              "confidence": None if c.confidence is None else round(c.confidence, 3)}
-                             for c in t.cues]} for t in ordered],
+        # every cue with its id, risk and provenance, so reviewers can rank risky cues and see who edited what
+        "tracks": [{"language": e.track.language, "origin": e.track.origin, "model": e.track.model,
+                    "version": e.version, "machine_made": e.machine_made,
+                    "cues": [transcript_cue(c, e.track) for c in e.track.cues]} for e in ordered],
     }
     (out_dir / "transcript.json").write_text(json.dumps(transcript_doc, ensure_ascii=False, indent=1), encoding="utf-8")
 
     page = PageInfo(title=meta.title, speaker=meta.speaker, event=meta.event, language=main_lang,
-                    duration_s=duration, master="master.m3u8",
-                    poster="poster.jpg" if (out_dir / "poster.jpg").exists() else None,
+                    duration_s=duration, master="master.m3u8", poster="poster.jpg" if poster else None,
                     transcript="transcript.json", subtitles=tuple(links), audio_only=not ladder.video,
                     notes=tuple(notes))
     (out_dir / "index.html").write_text(render_player_page(page), encoding="utf-8")
@@ -127,6 +182,7 @@ def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: La
         "event": meta.event,
         "language": main_lang,
         "duration_s": round(duration, 3),
+        "first_pts_s": first_pts_s,
         "sha256": meta.sha256,
         "source": {"name": info.name, "size_bytes": info.size_bytes, "container": info.container,
                    "video": asdict(info.video) if info.video else None, "audio": [asdict(a) for a in info.audio]},
@@ -134,9 +190,11 @@ def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: La
         "frame_rate": ladder.frame_rate,
         "audio": [{"name": a.name, "language": a.language, "role": a.role,
                    "label": audio_rendition_name(a.role, a.language)} for a in ladder.audio_renditions],
-        "subtitles": [{"language": t.language, "name": language_name(t.language), "origin": t.origin,
-                       "model": t.model, "cues": len(t.cues), "version": version,
-                       "vtt": f"subtitles/{t.language}/v{version}.vtt"} for t in ordered],
+        "subtitles": [{"language": e.track.language, "name": e.name, "origin": e.track.origin,
+                       "model": e.track.model, "cues": len(e.track.cues), "version": e.version,
+                       "machine_made": e.machine_made,
+                       "vtt": f"subtitles/{e.track.language}/v{e.version}.vtt",
+                       "srt": f"subtitles/{e.track.language}/v{e.version}.srt"} for e in ordered],
         "notes": list(notes),
         "report": report or {},
         "master": "master.m3u8",
@@ -147,4 +205,4 @@ def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: La
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     files = tuple(sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()))
     return Bundle(lecture_id=meta.lecture_id, root=out_dir, files=files,
-                  languages=tuple(t.language for t in ordered), notes=tuple(notes))
+                  languages=tuple(e.track.language for e in ordered), notes=tuple(notes))

@@ -54,9 +54,49 @@ def _ffmpeg_codecs(ladder_dir: Path) -> dict[str, str]:
     return out
 
 
-def write_master_playlist(ladder: Ladder, ladder_dir: Path, subtitles: list[tuple[str, str, bool]],
+SubtitleEntry = tuple  # (language, playlist URI, default) or (language, URI, default, NAME)
+
+
+def subtitle_media_lines(subtitles: list[SubtitleEntry]) -> list[str]:
+    """The EXT-X-MEDIA lines of the subtitle group; NAME defaults to the language's own name."""
+    lines = []
+    for entry in subtitles:
+        lang, uri, default = entry[:3]
+        name = entry[3] if len(entry) > 3 else language_name(lang)
+        lines.append(f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{SUBTITLE_GROUP}",NAME="{name}",'
+                     f'LANGUAGE="{lang}",DEFAULT={"YES" if default else "NO"},AUTOSELECT=YES,FORCED=NO,URI="{uri}"')
+    return lines
+
+
+def patch_master_subtitles(master: str, subtitles: list[SubtitleEntry]) -> str:
+    """A published master playlist with its subtitle group replaced; variants and audio untouched.
+
+    For a subtitles-only republish: the variants' BANDWIDTH comes from the segments'
+    sizes, which this need not read again; only the subtitle lines (and the SUBTITLES
+    attribute, when the group appears or disappears) change.
+    """
+    out, inserted = [], False
+    for line in master.splitlines():
+        if line.startswith("#EXT-X-MEDIA:") and "TYPE=SUBTITLES" in line:
+            continue
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            if not inserted:
+                out += subtitle_media_lines(subtitles)
+                inserted = True
+            line = re.sub(r',SUBTITLES="[^"]*"', "", line)
+            if subtitles:
+                line += f',SUBTITLES="{SUBTITLE_GROUP}"'
+        out.append(line)
+    if not inserted:
+        raise ValueError("master playlist has no #EXT-X-STREAM-INF line to attach subtitles to")
+    text = "\n".join(out) + "\n"
+    m3u8.parse(text, strict=True)
+    return text
+
+
+def write_master_playlist(ladder: Ladder, ladder_dir: Path, subtitles: list[SubtitleEntry],
                           audio_language: str | None) -> str:
-    """The master playlist text. subtitles: (language, playlist URI, default) in display order."""
+    """The master playlist text. subtitles: (language, playlist URI, default[, NAME]) in display order."""
     codecs = _ffmpeg_codecs(ladder_dir)
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     audio_peak = audio_avg = 0
@@ -71,9 +111,7 @@ def write_master_playlist(ladder: Ladder, ladder_dir: Path, subtitles: list[tupl
         default = "YES" if a is ladder.audio else "NO"
         lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="{name}"{lang_attr},'
                      f'DEFAULT={default},AUTOSELECT=YES,CHANNELS="2",URI="video/{a.name}/index.m3u8"')
-    for lang, uri, default in subtitles:
-        lines.append(f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{SUBTITLE_GROUP}",NAME="{language_name(lang)}",'
-                     f'LANGUAGE="{lang}",DEFAULT={"YES" if default else "NO"},AUTOSELECT=YES,FORCED=NO,URI="{uri}"')
+    lines += subtitle_media_lines(subtitles)
     subs_attr = f',SUBTITLES="{SUBTITLE_GROUP}"' if subtitles else ""
     audio_attr = f',AUDIO="{AUDIO_GROUP}"' if ladder.audio else ""
     for r in ladder.video:

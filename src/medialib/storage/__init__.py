@@ -12,12 +12,14 @@ from .errors import (
 from .s3 import (
     PublishReport as PublishReport,
     archive_original as archive_original,
+    check_conditional_writes as check_conditional_writes,
     download_tree as download_tree,
     get_bytes as get_bytes,
     make_client as make_client,
     object_sha256 as object_sha256,
     public_url as public_url,
     put_bytes as put_bytes,
+    put_bytes_if_absent as put_bytes_if_absent,
     put_file as put_file,
     upload_tree as upload_tree,
 )

@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -34,9 +35,9 @@ from botocore.exceptions import (
 
 from medialib import keys
 from medialib.config import StorageOptions
-from medialib.errors import ConfigError, InputError
+from medialib.errors import ConfigError, InputError, OperatorError
 from medialib.ids import file_sha256
-from medialib.storage.errors import endpoint_of, is_missing, wrap_errors
+from medialib.storage.errors import endpoint_of, error_code, http_status, is_missing, wrap_errors
 from medialib.storage.serving import cache_control_for, content_type_for
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,66 @@ def put_bytes(client, bucket: str, key: str, data: bytes, *, content_type: str |
         client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type or content_type_for(key),
                           CacheControl=cache_control_for(key),
                           Metadata={SHA256_META: hashlib.sha256(data).hexdigest()})
+
+
+# What S3 services answer when If-None-Match: * finds the key taken: 412 PreconditionFailed,
+# or 409 ConditionalRequestConflict when another conditional write to the key is in flight.
+_CONDITION_FAILED = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+
+
+def put_bytes_if_absent(client, bucket: str, key: str, data: bytes, content_type: str | None = None) -> bool:
+    """Create a small object only if no object has the key (If-None-Match: *); False when it exists.
+
+    The one way two writers cannot both create version N+1: the server decides, not a
+    HEAD before the PUT. Only as safe as the server: call check_conditional_writes first.
+    """
+    with wrap_errors("create", bucket=bucket, key=key, endpoint=endpoint_of(client)):
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*",
+                              ContentType=content_type or content_type_for(key),
+                              CacheControl=cache_control_for(key),
+                              Metadata={SHA256_META: hashlib.sha256(data).hexdigest()})
+        except ClientError as e:
+            if error_code(e) in _CONDITION_FAILED or http_status(e) in (409, 412):
+                return False
+            raise
+    return True
+
+
+_conditional_ok: set[tuple[str, str]] = set()
+_conditional_lock = threading.Lock()
+
+
+def check_conditional_writes(client, bucket: str) -> None:
+    """Refuse (OperatorError) a store that ignores If-None-Match; probed once per endpoint and bucket.
+
+    The probe creates a scratch object twice with If-None-Match: *; the second create must
+    be refused. A store that accepts both would let two translators both write version
+    N+1, the second silently replacing the first, so versions are refused there instead.
+    """
+    where = (endpoint_of(client), bucket)
+    with _conditional_lock:
+        if where in _conditional_ok:
+            return
+        key = keys.conditional_probe(uuid.uuid4().hex)
+        try:
+            try:
+                first = put_bytes_if_absent(client, bucket, key, b"probe", "text/plain")
+                second = put_bytes_if_absent(client, bucket, key, b"probe again", "text/plain")
+            except OperatorError as e:   # e.g. 501 NotImplemented or 400 for an unknown header
+                raise OperatorError(f"the S3 store at {where[0] or 'S3'} (bucket {bucket!r}) refused a conditional "
+                                    f"write ({e}); track versions are refused on it, because two editors could "
+                                    "overwrite each other's work; use a store that supports If-None-Match "
+                                    "(SeaweedFS, MinIO, AWS S3, Ceph RGW 18+)") from e
+            if not first or second:
+                raise OperatorError(f"the S3 store at {where[0] or 'S3'} (bucket {bucket!r}) ignores If-None-Match "
+                                    "on PUT; track versions are refused on it, because two editors could "
+                                    "overwrite each other's work; use a store that supports conditional writes "
+                                    "(SeaweedFS, MinIO, AWS S3, Ceph RGW 18+)")
+        finally:
+            with contextlib.suppress(Exception):   # a scratch object left behind harms nothing
+                client.delete_object(Bucket=bucket, Key=key)
+        _conditional_ok.add(where)
 
 
 def get_bytes(client, bucket: str, key: str) -> bytes | None:
