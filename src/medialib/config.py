@@ -149,6 +149,22 @@ class FlowOptions(_Section):
     retry_delay_s: float = Field(ge=0)
 
 
+class ReviewOptions(_Section):
+    """The translators' review app (medialib_app.review) and the tracks it versions."""
+
+    database_url: str            # "" = SQLite at $MEDIALIB_HOME/review.db
+    https: bool                  # served over https: session cookies get the Secure flag
+    trusted_proxies: tuple[str, ...]   # addresses whose X-Forwarded-Proto/-For are believed
+    session_max_age_s: int = Field(ge=60)
+    lock_ttl_s: int = Field(ge=10)
+    login_max_failures: int = Field(ge=1)
+    login_window_s: int = Field(ge=1)
+    unreviewed: str = Field(pattern="^(label|hide)$")   # learners see machine subtitles labelled, or none
+
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{medialib_home() / 'review.db'}"
+
+
 class Settings(_Section):
     storage: StorageOptions
     embedded: EmbeddedOptions
@@ -157,6 +173,7 @@ class Settings(_Section):
     subtitles: SubtitleRules
     translation: TranslationOptions
     flow: FlowOptions
+    review: ReviewOptions
 
     def home(self) -> Path:
         return medialib_home()
