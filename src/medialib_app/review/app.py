@@ -100,18 +100,24 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def create_app(settings: Settings, *, storage: StorageOptions | None = None, database_url: str | None = None,
-               home: Path | None = None) -> FastAPI:
-    """The app for settings; storage: resolved options (default: resolve_storage, starting the embedded server)."""
+def build_state(settings: Settings, *, storage: StorageOptions | None = None, database_url: str | None = None,
+                home: Path | None = None) -> ReviewState:
+    """Storage (the embedded server started when configured), the migrated database, the cookie secret, strings."""
     if storage is None:
         from medialib.storage.embedded import resolve_storage
 
         storage = resolve_storage(settings)
     home = home or settings.home()
-    opts = settings.review
-    codec = auth.SessionCodec(auth.load_or_create_secret(home), opts.session_max_age_s)
-    state = ReviewState(settings=settings, storage=storage, db=open_database(database_url or opts.database()),
-                        codec=codec, home=home, strings=i18n.strings())
+    codec = auth.SessionCodec(auth.load_or_create_secret(home), settings.review.session_max_age_s)
+    return ReviewState(settings=settings, storage=storage, db=open_database(database_url or settings.review.database()),
+                       codec=codec, home=home, strings=i18n.strings())
+
+
+def create_app(settings: Settings, *, storage: StorageOptions | None = None, database_url: str | None = None,
+               home: Path | None = None) -> FastAPI:
+    """The app for settings; storage: resolved options (default: resolve_storage, starting the embedded server)."""
+    state = build_state(settings, storage=storage, database_url=database_url, home=home)
+    opts, codec = settings.review, state.codec
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True))
     templates = Jinja2Templates(env=env)
 

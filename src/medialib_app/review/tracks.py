@@ -317,6 +317,30 @@ def apply_provenance(base: Track | None, edited: Track, editor: str, version: in
     return replace(edited, cues=tuple(out))
 
 
+def adopt_ids(base: Track | None, pushed: Track) -> Track:
+    """Give a file's cues (which carry no ids) the ids of the base cues they continue, so provenance,
+    comments and diffs follow them: the same times first, else the base cue overlapping most; new
+    cues get "n" + 8 hex characters, as the editor makes them."""
+    import secrets
+
+    if base is None:
+        return pushed
+    by_times = {(c.start_ms, c.end_ms): c.id for c in base.cues}
+    used: set[str] = set()
+    out = []
+    for c in pushed.cues:
+        cid = by_times.get((c.start_ms, c.end_ms))
+        if cid is None or cid in used:
+            best = max(((min(c.end_ms, b.end_ms) - max(c.start_ms, b.start_ms), b.id) for b in base.cues
+                        if b.id not in used), default=(0, None))
+            cid = best[1] if best[0] > 0 else None
+        if cid is None or cid in used:
+            cid = "n" + secrets.token_hex(4)
+        used.add(cid)
+        out.append(replace(c, id=cid))
+    return replace(pushed, cues=tuple(out))
+
+
 def track_from_cues(cues: list[dict], language: str, like: Track | None) -> Track:
     """A track from the editor's cue dicts; a bad cue is the user's mistake (422) with its message."""
     try:
