@@ -202,12 +202,47 @@ def version_numbers(opts: StorageOptions, lecture_id: str, lang: str) -> list[in
     return sorted(out)
 
 
-@functools.lru_cache(maxsize=128)   # versions are immutable: a cached one is never stale
+class _VersionCache:
+    """Recently read or written versions. Versions are immutable, so a cached one is never stale;
+    keeping the one just saved means the next save's base is not read back from storage."""
+
+    def __init__(self, size: int):
+        from collections import OrderedDict
+
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            v = self.items.get(key)
+            if v is not None:
+                self.items.move_to_end(key)
+            return v
+
+    def put(self, key, v: TrackVersion) -> None:
+        with self.lock:
+            self.items[key] = v
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_versions = _VersionCache(256)
+
+
+def _cache_key(opts: StorageOptions, lecture_id: str, lang: str, n: int) -> tuple:
+    return (opts.endpoint_url, opts.archive_bucket, lecture_id, lang, n)
+
+
 def load_version(opts: StorageOptions, lecture_id: str, lang: str, n: int) -> TrackVersion:
+    key = _cache_key(opts, lecture_id, lang, n)
+    if (v := _versions.get(key)) is not None:
+        return v
     data = storage.get_bytes(client_for(opts), opts.archive_bucket, _version_key(lecture_id, lang, n))
     if data is None:
         raise NotFoundError(f"{lecture_id} {lang}: no version {n}; list them with GET .../versions")
-    return _version_from_json(lecture_id, lang, data)
+    v = _version_from_json(lecture_id, lang, data)
+    _versions.put(key, v)
+    return v
 
 
 @functools.lru_cache(maxsize=20_000)
@@ -247,16 +282,17 @@ def create_version(opts: StorageOptions, lecture_id: str, lang: str, track: Trac
     """Write v<base+1> only if nobody wrote it first (If-None-Match: *); else VersionConflict with the newest."""
     client = client_for(opts)
     number = (base or 0) + 1
-    if base:
-        if storage.object_sha256(client, opts.archive_bucket, _version_key(lecture_id, lang, base)) is None \
-                and base not in version_numbers(opts, lecture_id, lang):
-            raise InputError(f"{lecture_id} {lang}: base version {base} does not exist; reload the track")
+    if base and _versions.get(_cache_key(opts, lecture_id, lang, base)) is None \
+            and base not in version_numbers(opts, lecture_id, lang):
+        raise InputError(f"{lecture_id} {lang}: base version {base} does not exist; reload the track")
     created = _now_iso()
     body = json.dumps({"schema": 1, "lecture_id": lecture_id, "language": lang, "number": number,
                        "base": base, "kind": kind, "author": author, "created_at": created, "message": message,
                        "track": track_to_dict(track)}, ensure_ascii=False).encode()
     if _put_if_absent(client, opts.archive_bucket, _version_key(lecture_id, lang, number), body):
-        return TrackVersion(lecture_id, lang, number, base, kind, author, created, message, track)
+        v = TrackVersion(lecture_id, lang, number, base, kind, author, created, message, track)
+        _versions.put(_cache_key(opts, lecture_id, lang, number), v)
+        return v
     latest = latest_version(opts, lecture_id, lang)
     who = f"{latest.author} saved version {latest.number} at {latest.created_at}" if latest else "someone saved first"
     raise VersionConflict(f"{lecture_id} {lang}: your text is based on version {base or 0}, but {who}; "
