@@ -163,16 +163,28 @@ class TranslationOptions(_Section):
         return argostranslate_packages_dir(os.environ)
 
 
-class ReviewOptions(_Section):
-    # Machine subtitles nobody has approved yet: "label" publishes them named "English (machine)"
-    # and says so on the page; "hide" publishes none until a reviewer approves.
-    unreviewed: Literal["label", "hide"]
-
-
 class FlowOptions(_Section):
     task_workers: int = Field(ge=1, le=32)
     retries: int = Field(ge=0)
     retry_delay_s: float = Field(ge=0)
+
+
+class ReviewOptions(_Section):
+    """The translators' review app (medialib_app.review) and the tracks it versions."""
+
+    database_url: str            # "" = SQLite at $MEDIALIB_HOME/review.db
+    https: bool                  # served over https: session cookies get the Secure flag
+    trusted_proxies: tuple[str, ...]   # addresses whose X-Forwarded-Proto/-For are believed
+    session_max_age_s: int = Field(ge=60)
+    lock_ttl_s: int = Field(ge=10)
+    login_max_failures: int = Field(ge=1)
+    login_window_s: int = Field(ge=1)
+    # Machine subtitles nobody has approved yet: "label" publishes them named "English (machine)"
+    # and says so on the page; "hide" publishes none until a reviewer approves.
+    unreviewed: Literal["label", "hide"]
+
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{medialib_home() / 'review.db'}"
 
 
 class Settings(_Section):

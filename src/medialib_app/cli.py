@@ -63,6 +63,42 @@ def _parser() -> argparse.ArgumentParser:
                       help="install from a downloaded .argosmodel file (offline)")
     inst.add_argument("--index", metavar="URL", help="package index URL (default: translation.index_url)")
 
+    us = sub.add_parser("users", help="accounts of the review app")
+    us_sub = us.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ua = us_sub.add_parser("add", help="add an account (the password is asked twice, stored as an argon2 hash)")
+    ua.add_argument("name", help="the login name")
+    ua.add_argument("--role", required=True, choices=["translator", "reviewer", "staff"],
+                    help="translator: edit and send; reviewer: also approve others' work and publish; staff: all")
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    us_sub.add_parser("list", help="list accounts and their roles")
+
+    rv = sub.add_parser("review", help="the translators' review web app")
+    rv_sub = rv.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sv = rv_sub.add_parser("serve", help="run the app (and the embedded S3 server when configured); prints its URL")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8700, help="port (default 8700)")
+
+    sb = sub.add_parser("subtitles", help="subtitle files out of and into the versioned tracks (Subtitle Edit round trips)")
+    sb_sub = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
+    pl = sb_sub.add_parser("pull", help="write a track version as SRT or WebVTT (default: the newest)")
+    pl.add_argument("lecture_id", metavar="LECTURE")
+    pl.add_argument("lang", metavar="LANG")
+    pl.add_argument("--format", dest="fmt", choices=["srt", "vtt"], default="srt")
+    pl.add_argument("--version", dest="track_version", type=int, metavar="N", help="this version, not the newest")
+    pl.add_argument("-o", "--output", metavar="FILE",
+                    help="where to write (default LECTURE.LANG.vN.FORMAT here; - for stdout); a FILE.medialib.json "
+                         "beside it records the version for the push")
+    ps = sb_sub.add_parser("push", help="save an edited SRT/WebVTT file as the next version (a stale file is a conflict)")
+    ps.add_argument("lecture_id", metavar="LECTURE")
+    ps.add_argument("lang", metavar="LANG")
+    ps.add_argument("file", type=Path, metavar="FILE")
+    ps.add_argument("--encoding", help="the file's encoding (default: detect BOM, UTF-8, UTF-16, cp1251)")
+    ps.add_argument("--force", action="store_true", help="save even if someone saved a newer version since the pull")
+    ps.add_argument("--as", dest="as_user", metavar="NAME", help="who pushes (default: the system user)")
+    ps.add_argument("--base", type=int, metavar="N", help="the version the file was pulled at, when it does not say")
+    ps.add_argument("--publish", action="store_true",
+                    help="publish it at once (a reviewer or staff account; logged as published without a second review)")
+
     st = sub.add_parser("storage", help="the embedded S3 server (SeaweedFS)")
     st_sub = st.add_subparsers(dest="action", required=True, metavar="ACTION")
     st_sub.add_parser("up", help="start it (if not running) and create the buckets")
@@ -88,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             return _storage(args.action)
         if args.command == "models":
             return _models(args)
+        if args.command in ("users", "review", "subtitles"):
+            return _review(args)
     except MedialibError as e:  # Prefect re-raises a task's own exception, so flow errors arrive typed
         print(f"medialib: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, InputError) else 1
@@ -182,6 +220,24 @@ def _republish(args) -> int:
     if not done:
         print("no lectures published yet; nothing to republish")
     return 0
+
+
+def _review(args) -> int:
+    from medialib.config import load_settings
+    from medialib_app.review import commands
+
+    settings = load_settings()
+    if args.command == "users":
+        if args.action == "add":
+            return commands.users_add(settings, args.name, args.role, password_stdin=args.password_stdin)
+        return commands.users_list(settings)
+    if args.command == "review":
+        return commands.serve(settings, args.host, args.port)
+    if args.action == "pull":
+        return commands.pull(settings, args.lecture_id, args.lang, fmt=args.fmt, version=args.track_version,
+                             out=args.output)
+    return commands.push(settings, args.lecture_id, args.lang, args.file, encoding=args.encoding, force=args.force,
+                         as_user=args.as_user, publish=args.publish, base=args.base)
 
 
 def _size(n: int) -> str:

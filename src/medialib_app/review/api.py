@@ -1,0 +1,453 @@
+"""The JSON API the editor uses (/api/...), as /work/review-plan.md fixes it.
+
+All routes need a session (401 JSON otherwise); state changes need X-CSRF-Token (app.py).
+Versions are written through tracks.create_version, whose conditional create is the
+stale-base check (409 with the newer version); the database keeps locks, drafts,
+workflow states, comments and the audit log. Handlers are plain `def`s: they run in
+the server's thread pool, since S3 and the database are blocking calls.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from medialib.errors import InputError, NotFoundError
+from medialib.ids import check_lecture_id
+from medialib.subtitles import Track, cue_to_dict, track_to_dict
+
+from . import tracks as lib
+from .context import CurrentUser, ReviewState, current_user, review_state
+from .db import transaction, utcnow
+from .models import Audit, Comment, Draft, Lock, TrackState
+
+router = APIRouter(prefix="/api")
+
+MAX_CUES = 20_000
+MAX_UPLOAD_BYTES = 5 << 20
+_LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
+class LockHeld(InputError):
+    """Someone else is editing: 423 with the holder; the page opens read-only."""
+
+    http_status = 423
+
+    def __init__(self, holder: str, expires_at: str):
+        super().__init__(f"being edited by {holder}; opened read-only until the lock is released or expires")
+        self.body = {"holder": holder, "expires_at": expires_at}
+
+
+class VersionConflictResponse(InputError):
+    http_status = 409
+
+    def __init__(self, conflict: lib.VersionConflict):
+        super().__init__(str(conflict))
+        v = conflict.latest
+        self.body = {"latest": {"version": v.number, "author": v.author, "created_at": v.created_at,
+                                "track": track_to_dict(v.track)} if v else None}
+
+
+class DraftBody(BaseModel):
+    base_version: int | None = None
+    cues: list[dict] = Field(max_length=MAX_CUES)
+
+
+class SaveBody(DraftBody):
+    message: str = Field("", max_length=2000)
+
+
+class CuesBody(BaseModel):
+    cues: list[dict] = Field(max_length=MAX_CUES)
+
+
+class ActionBody(BaseModel):
+    base_version: int | None = None
+    comment: str = Field("", max_length=5000)
+
+
+class CommentBody(BaseModel):
+    cue_id: str = Field("", max_length=32)
+    text: str = Field(min_length=1, max_length=5000)
+
+
+def check_ids(lecture_id: str, lang: str) -> None:
+    check_lecture_id(lecture_id)
+    if not _LANG.fullmatch(lang):
+        raise InputError(f"language {lang!r}: use a tag like 'en' or 'ru'")
+
+
+def audit(db: Session, actor: str, action: str, lecture: str = "", lang: str = "", version: int | None = None,
+          detail: str = "") -> None:
+    db.add(Audit(at=utcnow(), actor=actor, action=action, lecture=lecture, lang=lang, version=version,
+                 detail=detail))
+
+
+# --- locks -------------------------------------------------------------------------------------------------
+
+def _lock_dict(lock: Lock | None, me: str) -> dict | None:
+    if lock is None or lock.expires <= utcnow():
+        return None
+    return {"holder": lock.holder, "expires_at": lock.expires.isoformat(timespec="seconds"), "mine": lock.holder == me}
+
+
+def take_lock(db: Session, lecture: str, lang: str, user: str, ttl_s: int) -> Lock:
+    """Take the lock or renew it (heartbeat); LockHeld when someone else's has not expired."""
+    now = utcnow()
+    lock = db.scalar(select(Lock).where(Lock.lecture == lecture, Lock.lang == lang).with_for_update())
+    if lock is not None and lock.holder != user and lock.expires > now:
+        raise LockHeld(lock.holder, lock.expires.isoformat(timespec="seconds"))
+    if lock is None:
+        lock = Lock(lecture=lecture, lang=lang, holder=user, heartbeat=now, expires=now)
+        db.add(lock)
+    lock.holder, lock.heartbeat, lock.expires = user, now, now + timedelta(seconds=ttl_s)
+    db.flush()
+    return lock
+
+
+def _require_no_other_lock(db: Session, lecture: str, lang: str, user: str) -> None:
+    lock = db.scalar(select(Lock).where(Lock.lecture == lecture, Lock.lang == lang))
+    if lock is not None and lock.holder != user and lock.expires > utcnow():
+        raise LockHeld(lock.holder, lock.expires.isoformat(timespec="seconds"))
+
+
+@router.post("/lectures/{lecture_id}/{lang}/lock")
+def lock_take(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
+              st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    with transaction(st.db) as db:
+        fresh = _lock_dict(db.scalar(select(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang)), user.name)
+        lock = take_lock(db, lecture_id, lang, user.name, st.settings.review.lock_ttl_s)
+        if not fresh or not fresh["mine"]:
+            audit(db, user.name, "lock", lecture_id, lang)
+        return _lock_dict(lock, user.name)
+
+
+@router.delete("/lectures/{lecture_id}/{lang}/lock")
+def lock_release(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
+                 st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    with transaction(st.db) as db:
+        n = db.execute(delete(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang,
+                                          Lock.holder == user.name)).rowcount
+        if n:
+            audit(db, user.name, "unlock", lecture_id, lang)
+    return {"released": bool(n)}
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+def _state_row(db: Session, lecture: str, lang: str) -> TrackState | None:
+    return db.scalar(select(TrackState).where(TrackState.lecture == lecture, TrackState.lang == lang))
+
+
+def _sync_state(db: Session, lecture: str, lang: str, latest: lib.TrackVersion | None, actor: str) -> TrackState:
+    """The workflow row, caught up with versions written elsewhere (the pipeline's machine versions, the CLI)."""
+    row = _state_row(db, lecture, lang)
+    if row is None:
+        row = TrackState(lecture=lecture, lang=lang, state="machine", version=None, last_author="", risky_count=0,
+                         updated_by=actor, updated=utcnow())
+        db.add(row)
+    if latest is not None and (row.version or 0) < latest.number:
+        row.version, row.last_author = latest.number, latest.author
+        row.risky_count = lib.risky_count(latest.track)
+        if latest.kind == "human" and row.state == "machine":
+            row.state = "draft"
+    db.flush()
+    return row
+
+
+@router.get("/lectures/{lecture_id}/peaks")
+def get_peaks(lecture_id: str, user: CurrentUser = Depends(current_user), st: ReviewState = Depends(review_state)):
+    check_lecture_id(lecture_id)
+    data = lib.peaks(st.storage, lecture_id)
+    if data is None:
+        raise NotFoundError(f"{lecture_id}: no waveform peaks stored; process the lecture again to make them")
+    return Response(data, media_type="application/json", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/lectures/{lecture_id}/{lang}")
+def open_track(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
+               st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    opts = st.storage
+    summary = lib.lecture_summary(lecture_id, opts)
+    if lang not in summary["languages"]:
+        raise NotFoundError(f"{lecture_id} has no {lang} subtitles; it has {', '.join(summary['languages']) or 'none'}")
+    lib.ensure_machine_version(opts, lecture_id, lang)
+    versions = lib.list_versions(opts, lecture_id, lang)
+    latest = lib.load_version(opts, lecture_id, lang, versions[-1].number) if versions else None
+    track = latest.track if latest else lib.machine_track(lecture_id, lang, opts)
+    source = None
+    src_lang = summary["source_language"]
+    if src_lang and src_lang != lang:
+        src_latest = lib.latest_version(opts, lecture_id, src_lang)
+        src_track = src_latest.track if src_latest else lib.machine_track(lecture_id, src_lang, opts)
+        source = {"language": src_lang, "cues": [cue_to_dict(c) for c in src_track.cues]} if src_track else None
+    with transaction(st.db) as db:
+        row = _sync_state(db, lecture_id, lang, latest, user.name)
+        draft = db.scalar(select(Draft).where(Draft.user == user.name, Draft.lecture == lecture_id,
+                                              Draft.lang == lang))
+        lock = db.scalar(select(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang))
+        comments = [_comment_dict(c) for c in db.scalars(
+            select(Comment).where(Comment.lecture == lecture_id, Comment.lang == lang).order_by(Comment.id))]
+        return _json({
+            "lecture": {k: summary[k] for k in ("id", "title", "master_url", "duration_ms", "languages")},
+            "version": latest.number if latest else None,
+            "state": row.state,
+            "track": track_to_dict(track) if track else None,
+            "source": source,
+            "draft": {"base_version": draft.base_version, "cues": draft.cues,
+                      "updated_at": draft.updated.isoformat(timespec="seconds")} if draft else None,
+            "lock": _lock_dict(lock, user.name),
+            "rules": lib.qc_rules(st.settings.subtitles, lang),
+            "peaks_url": f"/api/lectures/{lecture_id}/peaks",
+            "comments": comments,
+            "machine_version": lib.machine_version_number(versions),
+            "user": {"name": user.name, "role": user.role},
+        })
+
+
+@router.get("/lectures/{lecture_id}/{lang}/versions")
+def versions_list(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
+                  st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    return [v.meta() for v in lib.list_versions(st.storage, lecture_id, lang)]
+
+
+@router.get("/lectures/{lecture_id}/{lang}/versions/{n}")
+def version_get(lecture_id: str, lang: str, n: int, user: CurrentUser = Depends(current_user),
+                st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    v = lib.load_version(st.storage, lecture_id, lang, n)
+    return _json({**v.meta(), "lecture_id": lecture_id, "language": lang, "track": track_to_dict(v.track)})
+
+
+# --- drafts and versions -----------------------------------------------------------------------------------
+
+@router.put("/lectures/{lecture_id}/{lang}/draft")
+def draft_save(lecture_id: str, lang: str, body: DraftBody, user: CurrentUser = Depends(current_user),
+               st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    now = utcnow()
+    with transaction(st.db) as db:
+        d = db.scalar(select(Draft).where(Draft.user == user.name, Draft.lecture == lecture_id, Draft.lang == lang))
+        if d is None:
+            d = Draft(user=user.name, lecture=lecture_id, lang=lang, cues=[], updated=now)
+            db.add(d)
+        d.base_version, d.cues, d.updated = body.base_version, body.cues, now
+    return {"saved_at": now.isoformat(timespec="milliseconds")}
+
+
+def save_version(st: ReviewState, db_factory, lecture_id: str, lang: str, cues: list[dict], *, base: int | None,
+                 user: CurrentUser, message: str = "", action: str = "save", force: bool = False,
+                 check_lock: bool = True) -> lib.TrackVersion:
+    """Write the next version from the editor's (or a file's) cues; the web app and the CLI share it.
+
+    force: write on top of the newest version whatever base says (the CLI's --force).
+    """
+    opts = st.storage
+    with transaction(db_factory) as db:
+        if check_lock:
+            _require_no_other_lock(db, lecture_id, lang, user.name)
+        row = _state_row(db, lecture_id, lang)
+        lib.next_state(row.state if row else "machine", "save", role=user.role, user=user.name,
+                       last_author=row.last_author if row else "")
+    if force:
+        newest = lib.version_numbers(opts, lecture_id, lang)
+        base = newest[-1] if newest else None
+    base_track = lib.load_version(opts, lecture_id, lang, base).track if base else None
+    edited = lib.track_from_cues(cues, lang, base_track)
+    number = (base or 0) + 1
+    track = lib.apply_provenance(base_track, edited, user.name, number)
+    try:
+        v = lib.create_version(opts, lecture_id, lang, track, base=base, author=user.name, kind="human",
+                               message=message)
+    except lib.VersionConflict as e:
+        with transaction(db_factory) as db:
+            audit(db, user.name, "conflict", lecture_id, lang, base, str(e))
+        raise VersionConflictResponse(e) from None
+    with transaction(db_factory) as db:
+        row = _sync_state(db, lecture_id, lang, None, user.name)
+        if (row.version or 0) < v.number:
+            row.version, row.last_author, row.risky_count = v.number, v.author, lib.risky_count(track)
+        row.state, row.updated_by, row.updated = "draft", user.name, utcnow()
+        audit(db, user.name, action, lecture_id, lang, v.number, message)
+        db.execute(delete(Draft).where(Draft.user == user.name, Draft.lecture == lecture_id, Draft.lang == lang))
+    return v
+
+
+@router.post("/lectures/{lecture_id}/{lang}/versions")
+def version_create(lecture_id: str, lang: str, body: SaveBody, user: CurrentUser = Depends(current_user),
+                   st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    v = save_version(st, st.db, lecture_id, lang, body.cues, base=body.base_version, user=user, message=body.message)
+    return _json({"version": v.number, "track": track_to_dict(v.track)})
+
+
+def _json(data, status: int = 200) -> Response:
+    """Plain json.dumps for big cue lists: FastAPI's jsonable_encoder walks every value first (~10x slower)."""
+    return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), status_code=status,
+                    media_type="application/json")
+
+
+@router.post("/lectures/{lecture_id}/{lang}/qc")
+def qc(lecture_id: str, lang: str, body: CuesBody, user: CurrentUser = Depends(current_user),
+       st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    return {"issues": lib.check_cues(body.cues, st.settings.subtitles, lang)}
+
+
+# --- workflow ----------------------------------------------------------------------------------------------
+
+def do_action(st: ReviewState, lecture_id: str, lang: str, action: str, *, user: CurrentUser,
+              base: int | None, comment: str = "") -> dict:
+    """send | approve | return | publish | publish_unreviewed on the newest version; audited."""
+    opts = st.storage
+    numbers = lib.version_numbers(opts, lecture_id, lang)
+    latest_n = numbers[-1] if numbers else None
+    if base is not None and base != latest_n:
+        latest = lib.load_version(opts, lecture_id, lang, latest_n) if latest_n else None
+        raise VersionConflictResponse(lib.VersionConflict(
+            f"{lecture_id} {lang}: you acted on version {base}, but the newest is {latest_n}"
+            + (f" ({latest.author}, {latest.created_at})" if latest else "") + "; reload and try again", latest))
+    if latest_n is None:
+        raise InputError(f"{lecture_id} {lang}: no version to {action}; save one first")
+    latest_meta = lib.list_versions(opts, lecture_id, lang)[-1]
+    with transaction(st.db) as db:
+        if action == "send":
+            _require_no_other_lock(db, lecture_id, lang, user.name)
+        row = _sync_state(db, lecture_id, lang, None, user.name)
+        new_state = lib.next_state(row.state, action, role=user.role, user=user.name,
+                                   last_author=latest_meta.author)
+    if action in ("publish", "publish_unreviewed"):
+        problems = lib.blocking(lib.check_cues([cue_to_dict(c) for c in
+                                                lib.load_version(opts, lecture_id, lang, latest_n).track.cues],
+                                               st.settings.subtitles, lang))
+        if problems:
+            raise InputError(f"cannot publish: {len(problems)} blocking problems, e.g. cue "
+                             f"{problems[0]['cue_id']}: {problems[0]['message']}")
+        lib.set_live(opts, lecture_id, lang, latest_n, approved=action == "publish", by=user.name)
+        published = lib.publish_subtitles(lecture_id, opts, st.home, (lang,))
+        detail = (f"{'published without a second review' if action == 'publish_unreviewed' else 'published'}; "
+                  f"{published.uploaded_count} files sent ({published.uploaded_bytes} bytes)")
+    else:
+        detail = comment
+    with transaction(st.db) as db:
+        row = _sync_state(db, lecture_id, lang, None, user.name)
+        row.state, row.updated_by, row.updated = new_state, user.name, utcnow()
+        if comment and action in ("return", "approve", "send"):
+            db.add(Comment(lecture=lecture_id, lang=lang, cue_id="", author=user.name, text=comment,
+                           created=utcnow(), resolved=False))
+        audit(db, user.name, action, lecture_id, lang, latest_n, detail)
+    return {"state": new_state, "version": latest_n}
+
+
+@router.post("/lectures/{lecture_id}/{lang}/actions/{action}")
+def action(lecture_id: str, lang: str, action: str, body: ActionBody, user: CurrentUser = Depends(current_user),
+           st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    if action not in ("send", "approve", "return", "publish"):
+        raise NotFoundError(f"no action {action!r}; use send, approve, return or publish")
+    return do_action(st, lecture_id, lang, action, user=user, base=body.base_version, comment=body.comment)
+
+
+# --- files -------------------------------------------------------------------------------------------------
+
+@router.get("/lectures/{lecture_id}/{lang}/export")
+def export(lecture_id: str, lang: str, format: str = "srt", version: int | None = None,
+           user: CurrentUser = Depends(current_user), st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    if format not in ("srt", "vtt"):
+        raise InputError(f"format {format!r}: use srt or vtt")
+    v = lib.load_version(st.storage, lecture_id, lang, version) if version else \
+        lib.latest_version(st.storage, lecture_id, lang)
+    if v is None:
+        raise NotFoundError(f"{lecture_id} {lang}: no versions yet; open it in the editor first")
+    text = lib.encode_subtitles(v.track, format, note=version_note(lecture_id, lang, v.number))
+    name = f"{lecture_id}.{lang}.v{v.number}.{format}"
+    return Response(text.encode("utf-8"), media_type="text/vtt; charset=utf-8" if format == "vtt"
+                    else "application/x-subrip; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename=\"{name}\"",
+                             "X-Medialib-Version": str(v.number)})
+
+
+def version_note(lecture_id: str, lang: str, n: int) -> str:
+    """The NOTE line a pulled VTT carries, read back by a push: which version the file was made from."""
+    return f"medialib lecture={lecture_id} language={lang} version={n}"
+
+
+@router.post("/lectures/{lecture_id}/{lang}/import")
+def import_file(lecture_id: str, lang: str, file: UploadFile = File(...), encoding: str = Form(""),
+                user: CurrentUser = Depends(current_user), st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InputError(f"{file.filename}: over {MAX_UPLOAD_BYTES >> 20} MB; is it a subtitle file?")
+    summary = lib.lecture_summary(lecture_id, st.storage)
+    track = lib.decode_subtitles(data, file.filename or "upload", lang, encoding=encoding or None,
+                                 duration_ms=summary["duration_ms"])
+    numbers = lib.version_numbers(st.storage, lecture_id, lang)
+    cues = [cue_to_dict(c) for c in track.cues]
+    with transaction(st.db) as db:
+        d = db.scalar(select(Draft).where(Draft.user == user.name, Draft.lecture == lecture_id, Draft.lang == lang))
+        if d is None:
+            d = Draft(user=user.name, lecture=lecture_id, lang=lang, cues=[], updated=utcnow())
+            db.add(d)
+        d.base_version, d.cues, d.updated = (numbers[-1] if numbers else None), cues, utcnow()
+        audit(db, user.name, "import", lecture_id, lang, None, f"{file.filename}: {len(cues)} cues into the draft")
+    return {"cues": cues, "base_version": numbers[-1] if numbers else None}
+
+
+# --- comments ----------------------------------------------------------------------------------------------
+
+def _comment_dict(c: Comment) -> dict:
+    return {"id": c.id, "cue_id": c.cue_id, "author": c.author, "text": c.text,
+            "created_at": c.created.isoformat(timespec="seconds"), "resolved": c.resolved}
+
+
+@router.get("/lectures/{lecture_id}/{lang}/comments")
+def comments_list(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
+                  st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    with transaction(st.db) as db:
+        return [_comment_dict(c) for c in db.scalars(
+            select(Comment).where(Comment.lecture == lecture_id, Comment.lang == lang).order_by(Comment.id))]
+
+
+@router.post("/lectures/{lecture_id}/{lang}/comments")
+def comments_add(lecture_id: str, lang: str, body: CommentBody, user: CurrentUser = Depends(current_user),
+                 st: ReviewState = Depends(review_state)):
+    check_ids(lecture_id, lang)
+    with transaction(st.db) as db:
+        c = Comment(lecture=lecture_id, lang=lang, cue_id=body.cue_id, author=user.name, text=body.text,
+                    created=utcnow(), resolved=False)
+        db.add(c)
+        db.flush()
+        audit(db, user.name, "comment", lecture_id, lang, None, f"cue {body.cue_id or '-'}")
+        return JSONResponse(_comment_dict(c), status_code=201)
+
+
+# --- diff --------------------------------------------------------------------------------------------------
+
+def diff_rows(a: Track, b: Track) -> list[dict]:
+    """Cues of two versions paired by id (a split's first half keeps the id), in time order."""
+    by_a = {c.id: c for c in a.cues}
+    by_b = {c.id: c for c in b.cues}
+    ids = sorted(set(by_a) | set(by_b), key=lambda i: ((by_b.get(i) or by_a.get(i)).start_ms, i))
+    rows = []
+    for i in ids:
+        ca, cb = by_a.get(i), by_b.get(i)
+        change = "added" if ca is None else "removed" if cb is None else \
+            "same" if (ca.start_ms, ca.end_ms, ca.text) == (cb.start_ms, cb.end_ms, cb.text) else "changed"
+        rows.append({"id": i, "a": cue_to_dict(ca) if ca else None, "b": cue_to_dict(cb) if cb else None,
+                     "change": change})
+    return rows
+

@@ -1,0 +1,295 @@
+"""The translators' review web app: `create_app(settings)` gives the FastAPI application.
+
+Pages (server-rendered with Jinja2, autoescaped): /login, / (the queue), the editor
+(/lectures/{id}/{lang}) and the diff view; the JSON API the editor uses is in api.py.
+The app never serves media: the browser fetches the published HLS and subtitles from
+the public S3 base URL, which the Content-Security-Policy names for media and connect.
+
+Every request passes, outermost first: trusted-proxy headers (only from
+`[review] trusted_proxies`), security headers, the signed session cookie, then the
+CSRF check (a dependency on every route: any method but GET/HEAD/OPTIONS needs the
+token). Errors: the API answers {"error": message} with the exception's http_status;
+pages show the message, and a logged-out page request goes to /login?next=...
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
+from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from medialib.config import Settings, StorageOptions
+from medialib.errors import InputError, MedialibError, NotFoundError
+
+from . import auth, i18n
+from . import tracks as lib
+from .context import CurrentUser, ReviewState, current_user, review_state, ui_language
+from .db import open_database, transaction, utcnow
+from .models import Lock, TrackState
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def content_security_policy(storage: StorageOptions) -> str:
+    """Strict CSP: no inline script or style; media and XHR also to the public S3 origin (never from the app)."""
+    s3 = _origin(storage.public_base_url or f"{storage.endpoint_url.rstrip('/')}/{storage.publish_bucket}")
+    extra = f" {s3}" if s3 else ""
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"media-src 'self' blob:{extra}; connect-src 'self'{extra}; frame-ancestors 'none'; "
+            "base-uri 'self'; form-action 'self'; object-src 'none'")
+
+
+class SecurityHeaders:
+    """Adds the CSP and its companions to every response."""
+
+    def __init__(self, app, csp: str):
+        self.app = app
+        self.headers = [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
+                        (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"),
+                        (b"cross-origin-opener-policy", b"same-origin")]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + self.headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+async def csrf_guard(request: Request) -> None:
+    """Every state-changing request carries the session's CSRF token (header or form field)."""
+    if request.method in auth.SAFE_METHODS:
+        return
+    sent = request.headers.get(auth.CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        sent = (await request.form()).get(auth.CSRF_FIELD)   # Starlette caches the form for the route
+    auth.check_csrf(request.session, sent if isinstance(sent, str) else None)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: never an open redirect to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def build_state(settings: Settings, *, storage: StorageOptions | None = None, database_url: str | None = None,
+                home: Path | None = None) -> ReviewState:
+    """Storage (the embedded server started when configured), the migrated database, the cookie secret, strings."""
+    if storage is None:
+        from medialib.storage.embedded import resolve_storage
+
+        storage = resolve_storage(settings)
+    home = home or settings.home()
+    codec = auth.SessionCodec(auth.load_or_create_secret(home), settings.review.session_max_age_s)
+    return ReviewState(settings=settings, storage=storage, db=open_database(database_url or settings.review.database()),
+                       codec=codec, home=home, strings=i18n.strings())
+
+
+def create_app(settings: Settings, *, storage: StorageOptions | None = None, database_url: str | None = None,
+               home: Path | None = None) -> FastAPI:
+    """The app for settings; storage: resolved options (default: resolve_storage, starting the embedded server)."""
+    state = build_state(settings, storage=storage, database_url=database_url, home=home)
+    opts, codec = settings.review, state.codec
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True))
+    templates = Jinja2Templates(env=env)
+
+    app = FastAPI(title="medialib review", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(csrf_guard)])
+    app.state.review = state
+    app.state.templates = templates
+    app.add_middleware(auth.SessionMiddleware, codec=codec, always_secure=opts.https)
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(storage))
+    if opts.trusted_proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(opts.trusted_proxies))
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    def render(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
+        lang = ui_language(request)
+        base = {"request": request, "t": state.strings[lang], "ui_lang": lang, "languages": i18n.LANGUAGES,
+                "csrf_token": auth.csrf_token(request.session), "user": ctx.pop("user", None),
+                "here": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
+        return templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
+
+    app.state.render = render
+
+    # --- errors ---------------------------------------------------------------------------------------
+
+    @app.exception_handler(MedialibError)
+    async def medialib_error(request: Request, exc: MedialibError):
+        if isinstance(exc, auth.NotLoggedIn) and not _is_api(request):
+            return RedirectResponse(f"/login?next={quote(_safe_next(request.url.path), safe='/')}", status_code=303)
+        if exc.http_status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        body = {"error": str(exc), **getattr(exc, "body", {})}
+        if _is_api(request):
+            return JSONResponse(body, status_code=exc.http_status)
+        return render(request, "error.html", status=exc.http_status, message=str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        msg = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        if _is_api(request):
+            return JSONResponse({"error": msg}, status_code=422)
+        return render(request, "error.html", status=422, message=msg)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if _is_api(request):
+            return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return render(request, "error.html", status=exc.status_code, message=str(exc.detail))
+
+    # --- pages ----------------------------------------------------------------------------------------
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/"):
+        return render(request, "login.html", next=_safe_next(next), error=None)
+
+    @app.post("/login")
+    def login(request: Request, name: str = Form(""), password: str = Form(""), next: str = Form("/")):
+        client = request.client.host if request.client else "?"
+        error = None
+        with transaction(state.db) as db:
+            try:
+                user = auth.authenticate(db, name, password, client, max_failures=opts.login_max_failures,
+                                         window_s=opts.login_window_s)
+            except InputError as e:   # the failed attempt is committed with the transaction
+                error, status = str(e), e.http_status
+            else:
+                lib_audit(db, user.name, "login")
+        if error:
+            return render(request, "login.html", status=401 if status == 422 else status,
+                          next=_safe_next(next), error=error, name=name)
+        # A fresh session (new CSRF token) at login: a token seen before login is useless after it.
+        request.session.clear()
+        request.session.update({"user": user.name})
+        auth.csrf_token(request.session)
+        return RedirectResponse(_safe_next(next), status_code=303)
+
+    @app.post("/logout")
+    def logout(request: Request):
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/lang")
+    def set_language(request: Request, set: str, next: str = "/"):
+        resp = RedirectResponse(_safe_next(next), status_code=303)
+        if set in i18n.LANGUAGES:
+            resp.set_cookie(i18n.LANG_COOKIE, set, max_age=365 * 86400, httponly=True, samesite="lax",
+                            secure=opts.https or request.url.scheme == "https")
+        return resp
+
+    @app.get("/", response_class=HTMLResponse)
+    def queue(request: Request, user: CurrentUser = Depends(current_user)):
+        rows = queue_rows(state)
+        return render(request, "queue.html", user=user, rows=rows)
+
+    @app.get("/lectures/{lecture_id}/{lang}", response_class=HTMLResponse)
+    def editor_page(request: Request, lecture_id: str, lang: str, user: CurrentUser = Depends(current_user)):
+        from .api import check_ids
+
+        check_ids(lecture_id, lang)
+        summary = lib.lecture_summary(lecture_id, state.storage)
+        if lang not in summary["languages"]:
+            raise NotFoundError(f"{lecture_id} has no {lang} subtitles; pick one of {', '.join(summary['languages'])}")
+        ctx = {"user": user, "lecture_id": lecture_id, "lang": lang, "lecture": summary, "api_base": "/api",
+               "strings": state.strings[ui_language(request)]}
+        try:
+            templates.get_template("editor.html")
+            name = "editor.html"
+        except TemplateNotFound:
+            name = "editor_missing.html"
+        return render(request, name, **ctx)
+
+    @app.get("/lectures/{lecture_id}/{lang}/diff", response_class=HTMLResponse)
+    def diff_page(request: Request, lecture_id: str, lang: str, a: int | None = None, b: int | None = None,
+                  user: CurrentUser = Depends(current_user)):
+        from .api import check_ids, diff_rows
+
+        check_ids(lecture_id, lang)
+        numbers = lib.version_numbers(state.storage, lecture_id, lang)
+        if not numbers:
+            raise NotFoundError(f"{lecture_id} {lang}: no versions yet; open the track in the editor first")
+        b = b or numbers[-1]
+        a = a or (lib.machine_version_number(lib.list_versions(state.storage, lecture_id, lang)) or numbers[0])
+        va, vb = lib.load_version(state.storage, lecture_id, lang, a), lib.load_version(state.storage, lecture_id, lang, b)
+        ctx = {"user": user, "lecture_id": lecture_id, "lang": lang, "a": va.meta(), "b": vb.meta(),
+               "rows": diff_rows(va.track, vb.track), "api_base": "/api",
+               "strings": state.strings[ui_language(request)]}
+        try:
+            templates.get_template("diff.html")
+            name = "diff.html"
+        except TemplateNotFound:
+            name = "diff_basic.html"
+        return render(request, name, **ctx)
+
+    from .api import router
+
+    app.include_router(router)
+    return app
+
+
+def lib_audit(db, actor: str, action: str, lecture: str = "", lang: str = "", version: int | None = None,
+              detail: str = "") -> None:
+    from .models import Audit
+
+    db.add(Audit(at=utcnow(), actor=actor, action=action, lecture=lecture, lang=lang, version=version,
+                 detail=detail))
+
+
+def queue_rows(state: ReviewState) -> list[dict]:
+    """One row per lecture and subtitle language: state, risky cues, lock holder."""
+    lectures = lib.list_lectures(state.storage)
+    now = utcnow()
+    with transaction(state.db) as db:
+        states = {(s.lecture, s.lang): s for s in db.scalars(select(TrackState))}
+        locks = {(k.lecture, k.lang): k.holder for k in db.scalars(select(Lock)) if k.expires > now}
+    rows = []
+    for e in lectures:
+        for lang in e.get("languages") or []:
+            st = states.get((e["id"], lang))
+            risky = st.risky_count if st else _machine_risky(state, e["id"], lang)
+            rows.append({"id": e["id"], "title": e.get("title", e["id"]), "lang": lang,
+                         "state": st.state if st else "machine", "version": st.version if st else None,
+                         "risky": risky, "holder": locks.get((e["id"], lang))})
+    return rows
+
+
+def _machine_risky(state: ReviewState, lecture_id: str, lang: str) -> int | None:
+    try:
+        return lib.risky_count(lib.machine_track(lecture_id, lang, state.storage))
+    except MedialibError as e:
+        log.warning("%s %s: cannot count risky cues: %s", lecture_id, lang, e)
+        return None
+

@@ -1,0 +1,188 @@
+"""The CLI's review commands: accounts, `review serve`, and subtitle files out and in (pull / push).
+
+Which version a pulled file was made from travels with it, so a push can tell a stale
+file from a current one:
+- a VTT carries it in a NOTE block after the header:
+  ``NOTE medialib lecture=<id> language=<lang> version=<N>`` (Subtitle Edit keeps NOTEs);
+- every pulled file also gets a sidecar ``<file>.medialib.json`` beside it
+  ({"lecture_id", "language", "version", "format", "pulled_at"}): SRT has no comment
+  syntax (a header line would show as a cue in players), so for SRT the sidecar is the record.
+A push reads the NOTE, else the sidecar, else `--base N`. With none of them it is accepted
+only while no person has saved a version yet; otherwise it must say its base, or `--force`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from medialib.errors import InputError, NotFoundError
+
+_NOTE = re.compile(r"^NOTE medialib lecture=(\S+) language=(\S+) version=(\d+)\s*$", re.M)
+
+
+class PushConflict(InputError):
+    """A stale push: exit 2 with who saved what."""
+
+
+def _state(settings):
+    from .app import build_state
+
+    return build_state(settings)
+
+
+def users_add(settings, name: str, role: str, *, password_stdin: bool) -> int:
+    from .auth import add_user
+    from .db import open_database, transaction
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != password:
+            raise InputError("the two passwords differ; run the command again")
+    factory = open_database(settings.review.database())
+    with transaction(factory) as db:
+        add_user(db, name, role, password)
+        from .api import audit
+
+        audit(db, getpass.getuser(), "user_add", detail=f"{name} ({role})")
+    print(f"added {name} ({role})")
+    return 0
+
+
+def users_list(settings) -> int:
+    from sqlalchemy import select
+
+    from .db import open_database, transaction
+    from .models import User
+
+    with transaction(open_database(settings.review.database())) as db:
+        users = list(db.scalars(select(User).order_by(User.name)))
+    if not users:
+        print("no users yet; add one with `medialib users add NAME --role translator`")
+    for u in users:
+        print(f"{u.name}\t{u.role}\t{u.created_at:%Y-%m-%d}")
+    return 0
+
+
+def serve(settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(settings)
+    scheme = "https" if settings.review.https else "http"
+    print(f"medialib review: {scheme}://{host}:{port}/  (Ctrl-C stops it)", flush=True)
+    # Proxy headers are handled inside the app, from [review] trusted_proxies only.
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="warning", server_header=False)
+    return 0
+
+
+def pull(settings, lecture_id: str, lang: str, *, fmt: str, version: int | None, out: str | None) -> int:
+    from . import tracks as lib
+    from .api import check_ids, version_note
+
+    check_ids(lecture_id, lang)
+    st = _state(settings)
+    if version is None:
+        lib.ensure_machine_version(st.storage, lecture_id, lang)
+        v = lib.latest_version(st.storage, lecture_id, lang)
+        if v is None:
+            raise NotFoundError(f"{lecture_id} has no {lang} subtitles; `medialib lectures list` shows what there is")
+    else:
+        v = lib.load_version(st.storage, lecture_id, lang, version)
+    text = lib.encode_subtitles(v.track, fmt, note=version_note(lecture_id, lang, v.number) if fmt == "vtt" else "")
+    if out == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(out or f"{lecture_id}.{lang}.v{v.number}.{fmt}")
+    path.write_text(text, encoding="utf-8")
+    sidecar = Path(f"{path}.medialib.json")
+    sidecar.write_text(json.dumps({"lecture_id": lecture_id, "language": lang, "version": v.number, "format": fmt,
+                                   "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}) + "\n")
+    print(f"{path}: version {v.number} ({v.kind}, {v.author}, {len(v.track.cues)} cues); "
+          f"keep {sidecar.name} beside it for the push", file=sys.stderr)
+    return 0
+
+
+def _base_of(path: Path, text: str, lecture_id: str, lang: str) -> int | None:
+    m = _NOTE.search(text)
+    where = f"its NOTE line"
+    found = (m.group(1), m.group(2), int(m.group(3))) if m else None
+    sidecar = Path(f"{path}.medialib.json")
+    if found is None and sidecar.is_file():
+        d = json.loads(sidecar.read_text())
+        found, where = (d.get("lecture_id"), d.get("language"), int(d["version"])), sidecar.name
+    if found is None:
+        return None
+    if (found[0], found[1]) != (lecture_id, lang):
+        raise InputError(f"{path}: {where} says it was pulled from {found[0]} {found[1]}, not {lecture_id} {lang}; "
+                         "push it to that track, or pass --force")
+    return found[2]
+
+
+def push(settings, lecture_id: str, lang: str, path: Path, *, encoding: str | None, force: bool, as_user: str | None,
+         publish: bool, base: int | None) -> int:
+    from sqlalchemy import select
+
+    from . import tracks as lib
+    from .api import VersionConflictResponse, check_ids, do_action, save_version
+    from .context import CurrentUser
+    from .db import transaction
+    from .models import User
+
+    check_ids(lecture_id, lang)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: a folder; name the subtitle file") from None
+    name = as_user or getpass.getuser()
+    st = _state(settings)
+    with transaction(st.db) as db:
+        row = db.scalar(select(User).where(User.name == name))
+        role = row.role if row else "translator"
+    if publish and role not in ("reviewer", "staff"):
+        raise InputError(f"--publish needs a reviewer or staff account; {name} is "
+                         f"{'a ' + role if row else 'not an account'} (`medialib users list`)")
+    summary = lib.lecture_summary(lecture_id, st.storage)
+    if lang not in summary["languages"]:
+        raise NotFoundError(f"{lecture_id} has no {lang} subtitles; it has {', '.join(summary['languages'])}")
+    track = lib.decode_subtitles(data, path.name, lang, encoding=encoding, duration_ms=summary["duration_ms"])
+    lib.ensure_machine_version(st.storage, lecture_id, lang)
+    if base is None:
+        base = _base_of(path, lib.decode_text(data, path.name, encoding), lecture_id, lang)
+    versions = lib.list_versions(st.storage, lecture_id, lang)
+    if base is None and not force:
+        if any(v.kind == "human" for v in versions):
+            raise PushConflict(f"{path}: cannot tell which version it was pulled at (no NOTE line, no "
+                               f"{path.name}.medialib.json); pass --base N, or --force to save over version "
+                               f"{versions[-1].number} by {versions[-1].author}")
+        base = versions[-1].number if versions else None
+    base_track = lib.load_version(st.storage, lecture_id, lang, base).track if base else None
+    if force and versions:
+        base_track = lib.load_version(st.storage, lecture_id, lang, versions[-1].number).track
+    track = lib.adopt_ids(base_track, track)
+    from medialib.subtitles import cue_to_dict
+
+    user = CurrentUser(name, role)
+    try:
+        v = save_version(st, st.db, lecture_id, lang, [cue_to_dict(c) for c in track.cues], base=base, user=user,
+                         message=f"pushed from {path.name}", action="push", force=force, check_lock=not force)
+    except VersionConflictResponse as e:
+        latest = e.body.get("latest") or {}
+        raise PushConflict(f"{path} was pulled at version {base}, but {latest.get('author', 'someone')} saved "
+                           f"version {latest.get('version', '?')} at {latest.get('created_at', '?')}; pull it, "
+                           "merge your changes, push again (or --force to save over it)") from None
+    print(f"{lecture_id} {lang}: saved version {v.number} ({len(track.cues)} cues) as {name}")
+    if publish:
+        done = do_action(st, lecture_id, lang, "publish_unreviewed", user=user, base=v.number,
+                         comment="pushed from the CLI")
+        print(f"{lecture_id} {lang}: published version {done['version']} without a second review (audited)")
+    return 0
