@@ -47,7 +47,7 @@ LOGIN_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8"><titl
 <button type="submit">Log in</button></form></body></html>"""
 
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data: blob:; "
     "media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
@@ -245,11 +245,11 @@ def _handler(fake: ReviewFake):
             sid = cookie["sid"].value if "sid" in cookie else None
             return fake.sessions.get(sid) if sid else None
 
-        def send(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
+        def send(self, status: int, body: bytes, content_type: str, headers: dict | None = None, nonce: str = "") -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Content-Security-Policy", CSP)
+            self.send_header("Content-Security-Policy", CSP.format(nonce=nonce or secrets.token_urlsafe(12)))
             self.send_header("Cache-Control", "no-store")
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -262,7 +262,7 @@ def _handler(fake: ReviewFake):
             self.send(status, json.dumps(data).encode(), "application/json")
 
         def body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            return self._body
 
         def file(self, path: Path) -> None:
             if not path.is_file():
@@ -285,6 +285,9 @@ def _handler(fake: ReviewFake):
             self.route("DELETE")
 
         def route(self, method: str) -> None:
+            # Read the whole body first: on a kept-alive connection, unread bytes would
+            # become the start of the next request.
+            self._body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             url = urlsplit(self.path)
             parts = [unquote(p) for p in url.path.strip("/").split("/")]
             query = parse_qs(url.query)
@@ -318,12 +321,14 @@ def _handler(fake: ReviewFake):
             if parts[0] == "lectures" and len(parts) == 3:
                 if session is None:
                     return self.send(303, b"", "text/plain", {"Location": "/login?next=" + quote(url.path)})
+                nonce = secrets.token_urlsafe(12)
                 page = env.get_template("editor.html").render(
+                    csp_nonce=nonce,
                     lecture_id=parts[1], lang=parts[2], csrf_token=session.csrf, api_base="/api",
                     strings=strings("en"), page_lang="en", user={"name": session.user, "role": fake.roles[session.user]},
                     login_url="/login",
                 )
-                return self.send(200, page.encode(), "text/html; charset=utf-8")
+                return self.send(200, page.encode(), "text/html; charset=utf-8", nonce=nonce)
             self.send(404, b"not found", "text/plain")
 
         def api(self, method, parts, query, session):

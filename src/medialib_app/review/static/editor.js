@@ -586,12 +586,12 @@
 
   // ---- focus, playhead, highlight ------------------------------------------------
 
-  function focusCue(i, focusText) {
+  function focusCue(i, focusText, scroll) {
     if (i < 0 || i >= cues.length) return;
     if (focused >= 0 && rows[focused]) rows[focused].classList.remove("ed-focused");
     focused = i;
     rows[i].classList.add("ed-focused");
-    rows[i].scrollIntoView({ block: "nearest" });
+    if (scroll !== false) rows[i].scrollIntoView({ block: "nearest" });
     if (focusText !== false) rows[i].children[3].firstChild.focus({ preventScroll: true });
     showTimes();
   }
@@ -1143,6 +1143,8 @@
         cursorColor: "#a50e0e",
         normalize: true,
         dragToSeek: true,
+        // Its shadow root carries a <style>; the page's CSP admits it by this nonce.
+        cspNonce: cfg.csp_nonce || undefined,
       });
       api.wave = wave;
     }).catch(function () {
@@ -1201,7 +1203,7 @@
       var row = event.target.closest(".ed-row");
       if (!row) return;
       var i = rows.indexOf(row);
-      if (i >= 0 && i !== focused) focusCue(i, false);
+      if (i >= 0 && i !== focused) focusCue(i, false, false);
     });
     rowsEl.addEventListener("click", function (event) {
       var button = event.target.closest(".ed-seek");
@@ -1306,7 +1308,7 @@
     showComments(info.comments);
     if (!lockOk) setReadOnly(true);
     status("");
-    if (cues.length) focusCue(0, false);
+    if (cues.length) focusCue(0, false, false);
     api.ready = true;
     api.readyAt = performance.now();
     document.documentElement.dataset.editorReady = "1";
