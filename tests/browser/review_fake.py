@@ -34,11 +34,13 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "src" / "medialib_app" / "review"
 HLS_JS = ROOT / "src" / "medialib" / "publish" / "player" / "hls.min.js"
 
+# The app's base.html has these blocks and this language variable; the fake keeps its own
+# copy so it runs without the app's context (user menu, language switch).
 BASE_HTML = """<!doctype html>
-<html lang="{{ page_lang }}"><head><meta charset="utf-8">
+<html lang="{{ ui_lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{% block title %}{% endblock %}</title>{% block head %}{% endblock %}</head>
-<body><main>{% block content %}{% endblock %}</main>{% block scripts %}{% endblock %}</body></html>"""
+<body><main id="main">{% block main %}{% endblock %}</main>{% block scripts %}{% endblock %}</body></html>"""
 
 LOGIN_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Log in</title></head>
 <body><form method="post" action="/login"><input type="hidden" name="next" value="{next}">
@@ -325,7 +327,7 @@ def _handler(fake: ReviewFake):
                 page = env.get_template("editor.html").render(
                     csp_nonce=nonce,
                     lecture_id=parts[1], lang=parts[2], csrf_token=session.csrf, api_base="/api",
-                    strings=strings("en"), page_lang="en", user={"name": session.user, "role": fake.roles[session.user]},
+                    strings=strings("en"), ui_lang="en", user={"name": session.user, "role": fake.roles[session.user]},
                     login_url="/login",
                 )
                 return self.send(200, page.encode(), "text/html; charset=utf-8", nonce=nonce)

@@ -199,3 +199,42 @@ def test_translator_corrects_and_learner_sees_it(backend, bundle):  # noqa: F811
     assert report.played_s >= 3.0
     assert CORRECTED in report.cues_seen and CUES[1] not in report.cues_seen
     assert segment_digests(bundle) == before
+
+
+def test_expired_session_keeps_the_text_and_resyncs(backend):
+    """The session ends mid-edit: the text stays (browser storage), "log in again" is offered,
+    and after logging in again in another tab the draft reaches the server by itself."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, fake = backend
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        context = _browser(pw, profile)
+        try:
+            page = context.pages[0]
+            page.set_default_timeout(20_000)
+            _log_in(page, base, "alice")
+            fake.expire_sessions("alice")
+            _row(page, 0).locator("textarea").fill("Typed while logged out")
+            expect(page.locator("#ed-session")).to_be_visible()
+            link = page.locator("#ed-login-link")
+            assert link.get_attribute("target") == "_blank"
+            assert link.get_attribute("href") == "/login?next=%2Flectures%2Fdemo%2Fen"
+            kept = page.evaluate("() => JSON.parse(localStorage.getItem('medialib.draft:demo:en:alice'))")
+            assert kept["cues"][0]["text"] == "Typed while logged out" and kept["synced"] is False
+            assert ("alice", "en") not in fake.drafts
+
+            # Log in again in a new tab (same browser, so the new cookie is shared).
+            tab = context.new_page()
+            tab.goto(base + link.get_attribute("href"))
+            tab.fill("#u", "alice")
+            tab.fill("#p", "alice-pw")
+            tab.click("button[type=submit]")
+            tab.wait_for_function("() => window.medialibEditor && window.medialibEditor.ready")
+            tab.close()
+
+            page.wait_for_function("() => !window.medialibEditor.state().unauthorized", timeout=20_000)
+            page.wait_for_function("() => !window.medialibEditor.state().draftPending", timeout=20_000)
+            expect(page.locator("#ed-session")).to_be_hidden()
+            assert fake.drafts[("alice", "en")]["cues"][0]["text"] == "Typed while logged out"
+        finally:
+            context.close()
