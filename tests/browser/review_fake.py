@@ -64,8 +64,20 @@ RULES = {"max_line_chars": 42, "max_lines": 2, "target_cps": 17.0, "max_cps": 20
          "min_duration_ms": 830, "max_duration_ms": 7000, "min_gap_ms": 80}
 
 
+# Strings the editor uses from the app's own table (app.toml), for a tree without it.
+APP_STRINGS = {
+    "state_machine": {"en": "machine", "ru": "машинный"}, "state_draft": {"en": "draft", "ru": "черновик"},
+    "state_in_review": {"en": "in review", "ru": "на проверке"}, "state_approved": {"en": "approved", "ru": "утверждён"},
+    "state_published": {"en": "published", "ru": "опубликован"},
+    "diff_title": {"en": "Machine and human versions", "ru": "Машинная и человеческая версии"},
+}
+
+
 def strings(lang: str) -> dict[str, str]:
-    table = tomllib.loads((APP / "strings" / "editor.toml").read_text(encoding="utf-8"))
+    """Every strings/*.toml merged, as the app's loader does, for one language."""
+    table = dict(APP_STRINGS)
+    for path in sorted((APP / "strings").glob("*.toml")):
+        table.update(tomllib.loads(path.read_text(encoding="utf-8")))
     return {key: texts.get(lang, texts["en"]) for key, texts in table.items()}
 
 
