@@ -676,7 +676,19 @@
     return li;
   }
 
+  var listSignature = "";
+
   function renderLists() {
+    // Typing in a cue rarely changes either list: skip the DOM work when nothing moved.
+    var parts = [];
+    for (var s = 0; s < cues.length; s++) {
+      var found = allIssues(s);
+      if (found.length) parts.push(s + ":" + found.map(function (x) { return x.message; }).join("|"));
+      if ((cues[s].risk || 0) >= RISKY) parts.push("r" + s + ":" + cues[s].risk + (s === focused ? cues[s].text.slice(0, 60) : ""));
+    }
+    var signature = parts.join("\n");
+    if (signature === listSignature) return;
+    listSignature = signature;
     var qcList = $("ed-qc-list");
     var fragment = document.createDocumentFragment();
     var shown = 0, total = 0, blocking = 0;
