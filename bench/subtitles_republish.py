@@ -95,7 +95,7 @@ def main() -> int:
         trs = tuple(stages._save_track(opts, lid, synthetic_track(lang, args.cues, duration_ms), "bench")
                     for lang in ("en", "ru"))
         record = PublishRecord(lecture=lec, ladder=ladder, transcript=None, tracks=trs, plans=())
-        first = stages.publish_stage(record, opts, home, review_opts=settings.review)
+        first = stages.publish_stage(record, opts, home, unreviewed=settings.review.unreviewed)
         print(f"published {lid}: {first.uploaded_count} objects, {first.uploaded_bytes / 1e6:.1f} MB "
               f"({first.video_bytes / 1e6:.1f} MB video/audio segments)", flush=True)
 
@@ -114,8 +114,8 @@ def main() -> int:
             review.set_live(client, opts.archive_bucket, lid, "en", v.number, approved=True, by="reviewer")
 
         variants = {
-            "subtitles": lambda: stages.publish_subtitles(lid, opts, home, review_opts=settings.review),
-            "full": lambda: stages.republish_lecture(lid, opts, home, review_opts=settings.review),
+            "subtitles": lambda: stages.publish_subtitles(lid, opts, home, unreviewed=settings.review.unreviewed),
+            "full": lambda: stages.republish_lecture(lid, opts, home, unreviewed=settings.review.unreviewed),
         }
         load_before = load_average()
         samples = {name: [] for name in variants}

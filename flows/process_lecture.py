@@ -128,8 +128,8 @@ def machine_translation_task(ing, floor, dst: str, opts, rules, tr_opts, route: 
 
 
 @task(name="publish", retry_condition_fn=_transient_only)
-def publish_task(record: PublishRecord, opts, home: Path, review_opts=None) -> Published:
-    return stages.publish_stage(record, opts, home, review_opts=review_opts,
+def publish_task(record: PublishRecord, opts, home: Path, unreviewed: str = "label") -> Published:
+    return stages.publish_stage(record, opts, home, unreviewed=unreviewed,
                                 progress=reporter("publish", get_run_logger()))
 
 
@@ -192,4 +192,4 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
         peaks.result()  # a failure surfaces here, before publishing
     record = PublishRecord(lecture=lecture, ladder=ladder.result(), transcript=transcript, tracks=tuple(tracks),
                            plans=plans)
-    return t["publish"](record, opts, home, s.review)
+    return t["publish"](record, opts, home, s.review.unreviewed)

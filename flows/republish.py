@@ -21,8 +21,8 @@ from .progress import reporter
 
 
 @task(name="republish", retry_condition_fn=_transient_only)
-def republish_task(lecture_id: str, opts, review_opts=None) -> Published:
-    return stages.republish_lecture(lecture_id, opts, medialib_home(), review_opts=review_opts,
+def republish_task(lecture_id: str, opts, unreviewed: str = "label") -> Published:
+    return stages.republish_lecture(lecture_id, opts, medialib_home(), unreviewed=unreviewed,
                                     progress=reporter("publish", get_run_logger()))
 
 
@@ -33,5 +33,5 @@ def republish_lectures(lecture_ids: list[str] | None = None) -> list[Published]:
     opts = resolve_storage(s)
     ids = lecture_ids or [e["id"] for e in read_catalog(make_client(opts), opts)]
     run = republish_task.with_options(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delay_s)
-    futures = [run.submit(i, opts, s.review) for i in ids]
+    futures = [run.submit(i, opts, s.review.unreviewed) for i in ids]
     return [f.result() for f in futures]

@@ -209,7 +209,7 @@ def _republish(args) -> int:
         s = load_settings()
         opts = resolve_storage(s)
         ids = [e["id"] for e in read_catalog(make_client(opts), opts)] if args.all else [args.lecture_id]
-        done = [publish_subtitles(i, opts, medialib_home(), review_opts=s.review) for i in ids]
+        done = [publish_subtitles(i, opts, medialib_home(), unreviewed=s.review.unreviewed) for i in ids]
     else:
         from medialib_flows.republish import republish_lectures
 

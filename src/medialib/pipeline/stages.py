@@ -17,7 +17,6 @@ from pathlib import Path
 from medialib import keys, media, review, speech, storage, subtitles
 from medialib.config import (
     LadderOptions,
-    ReviewOptions,
     SpeechOptions,
     StorageOptions,
     SubtitleRules,
@@ -352,7 +351,7 @@ def choose_published_track(client, opts: StorageOptions, lecture_id: str, machin
     return PublishedTrack(newest.track, newest.number, machine_made=not approved)
 
 
-def _published_tracks(client, opts: StorageOptions, record: PublishRecord, review_opts: ReviewOptions,
+def _published_tracks(client, opts: StorageOptions, record: PublishRecord, unreviewed: str,
                       keep: dict[str, PublishedTrack] | None = None) -> tuple[tuple[PublishedTrack, ...], tuple[str, ...]]:
     """(what to publish, notes about languages held back); keep: languages to publish as they are."""
     from medialib.languages import language_name
@@ -372,7 +371,7 @@ def _published_tracks(client, opts: StorageOptions, record: PublishRecord, revie
         pt = (keep or {}).get(machine.language) or (
             choose_published_track(client, opts, lecture_id, machine) if versioned
             else PublishedTrack(machine, 1, machine_made=True))
-        if pt.machine_made and review_opts.unreviewed == "hide":
+        if pt.machine_made and unreviewed == "hide":
             hidden.append(language_name(machine.language))
             continue
         chosen.append(pt)
@@ -423,15 +422,14 @@ def _finish_publish(client, opts: StorageOptions, record: PublishRecord, bundle,
 
 
 def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
-                  review_opts: ReviewOptions | None = None, progress: Progress | None = None) -> Published:
+                  unreviewed: str = "label", progress: Progress | None = None) -> Published:
     """Package the bundle from work/ and publish it: media first, the master playlist as the switch.
 
     The record is kept beside the original first, so `republish` can rebuild this bundle
     later from what is stored. Each language's machine track is kept as a machine version;
     what learners see is chosen by choose_published_track (a translator's live version wins).
-    review_opts: None is the default setting (unreviewed machine subtitles labelled).
+    unreviewed: "label" (machine subtitles named machine-made until approved) or "hide".
     """
-    review_opts = review_opts or ReviewOptions(unreviewed="label")
     ing = record.lecture.ingested
     client = storage.make_client(opts)
     storage.put_bytes(client, opts.archive_bucket, keys.publish_record(ing.lecture_id),
@@ -440,7 +438,7 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
     work = work_dir_for(home, ing.sha256)
     ladder_dir = work / "published-ladder" / Path(record.ladder.prefix).name
     storage.download_tree(client, opts.archive_bucket, record.ladder.prefix, ladder_dir)
-    tracks, hidden_notes = _published_tracks(client, opts, record, review_opts)
+    tracks, hidden_notes = _published_tracks(client, opts, record, unreviewed)
     t = _load_transcript(opts, record.transcript.key) if record.transcript else None
     meta = _meta(record, t)
     bundle_dir = work / "bundle"
@@ -455,7 +453,7 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
 
 
 def publish_subtitles(lecture_id: str, opts: StorageOptions, home: Path, *, languages: Sequence[str] | None = None,
-                      review_opts: ReviewOptions | None = None, progress: Progress | None = None) -> Published:
+                      unreviewed: str = "label", progress: Progress | None = None) -> Published:
     """Republish only the subtitles: new v<N> files, their playlists, transcript, manifest, page.
 
     For a corrected or approved track. No video or audio segment is read or sent: the
@@ -464,7 +462,6 @@ def publish_subtitles(lecture_id: str, opts: StorageOptions, home: Path, *, lang
     manifest. languages: republish these (default: all); the others stay as published.
     Old v<N> files stay in the bucket, so a player that loaded them keeps working.
     """
-    review_opts = review_opts or ReviewOptions(unreviewed="label")
     record = load_publish_record(lecture_id, opts)
     ing = record.lecture.ingested
     client = storage.make_client(opts)
@@ -485,7 +482,7 @@ def publish_subtitles(lecture_id: str, opts: StorageOptions, home: Path, *, lang
                 for s in manifest.get("subtitles", ())
                 if s["language"] not in wanted and s.get("version") and
                 s["version"] in review.list_versions(client, opts.archive_bucket, lecture_id, s["language"])}
-    tracks, hidden_notes = _published_tracks(client, opts, record, review_opts, keep)
+    tracks, hidden_notes = _published_tracks(client, opts, record, unreviewed, keep)
     first_pts = manifest.get("first_pts_s")
     if first_pts is None:
         first_pts = _first_pts_from_published_vtt(client, opts, prefix, manifest)
@@ -538,13 +535,13 @@ def load_publish_record(lecture_id: str, opts: StorageOptions) -> PublishRecord:
 
 
 def republish_lecture(lecture_id: str, opts: StorageOptions, home: Path, *,
-                      review_opts: ReviewOptions | None = None, progress: Progress | None = None) -> Published:
+                      unreviewed: str = "label", progress: Progress | None = None) -> Published:
     """Rebuild the page, playlists and subtitles from what is stored and send what changed.
 
     Nothing is transcoded or transcribed: the renditions, tracks and transcript are read
     from work/ in the archive bucket; unchanged objects (the segments) are not sent again.
     """
-    return publish_stage(load_publish_record(lecture_id, opts), opts, home, review_opts=review_opts,
+    return publish_stage(load_publish_record(lecture_id, opts), opts, home, unreviewed=unreviewed,
                          progress=progress)
 
 
