@@ -886,7 +886,7 @@
     request("POST", "/qc", { cues: sent }).then(function (res) {
       if (!res.ok || !res.body || !res.body.issues) return;
       // Only rules the browser cannot check; the live ones are computed here.
-      var local = { cpl: 1, lines: 1, cps: 1, duration: 1, gap: 1, overlap: 1, inverted: 1, negative: 1, empty: 1 };
+      var local = { cpl: 1, lines: 1, cps: 1, duration: 1, gap: 1, overlap: 1, timing: 1, inverted: 1, negative: 1, empty: 1 };
       var fresh = new Map();
       res.body.issues.forEach(function (issue) {
         if (local[issue.rule]) return;
@@ -960,7 +960,7 @@
     $("ed-send").disabled = readOnly || !(state === "machine" || state === "draft");
     $("ed-approve").disabled = !reviewer || state !== "in_review";
     $("ed-return").disabled = !reviewer || state !== "in_review";
-    $("ed-publish").disabled = !reviewer || state !== "approved";
+    $("ed-publish").disabled = state !== "approved"; // any role publishes an approved track (medialib.review.workflow)
   }
 
   function saveVersion(base) {
