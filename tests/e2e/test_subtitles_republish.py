@@ -12,7 +12,7 @@ import clips
 import pytest
 
 from medialib import review, storage
-from medialib.config import ReviewOptions, Rung, load_settings
+from medialib.config import Rung, load_settings
 from medialib.pipeline import stages
 from medialib.pipeline.records import LectureRequest, PublishRecord
 from medialib.subtitles import Cue, Track
@@ -56,7 +56,8 @@ def test_a_correction_republishes_only_the_subtitles_and_survives_a_rerun(s3_ser
 
     record = _record(s3_server, lec, ladder, MACHINE, "m1")
     # "hide": unapproved machine subtitles are not published at all
-    hidden = stages.publish_stage(record, s3_server, home, review_opts=ReviewOptions(unreviewed="hide"))
+    hidden = stages.publish_stage(record, s3_server, home, review_opts=load_settings(environ={}).review.model_copy(
+        update={"unreviewed": "hide"}))
     assert hidden.languages == () and hidden.video_bytes > 0
     assert "TYPE=SUBTITLES" not in text("master.m3u8")
     # "label" (the default): published, named machine-made, files named after the version

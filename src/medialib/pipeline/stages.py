@@ -331,6 +331,13 @@ def _load_tracks(client, opts: StorageOptions, record: PublishRecord) -> tuple[s
     return tuple(loaded)
 
 
+def _default_review_options() -> ReviewOptions:
+    """The packaged defaults' [review] (unreviewed subtitles labelled), for callers that pass none."""
+    from medialib.config import load_settings
+
+    return load_settings(environ={}).review
+
+
 def choose_published_track(client, opts: StorageOptions, lecture_id: str, machine: subtitles.Track
                            ) -> PublishedTrack:
     """Which version of one language learners get: a person's choice stands, else the newest machine output.
@@ -431,7 +438,7 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
     what learners see is chosen by choose_published_track (a translator's live version wins).
     review_opts: None is the default setting (unreviewed machine subtitles labelled).
     """
-    review_opts = review_opts or ReviewOptions(unreviewed="label")
+    review_opts = review_opts or _default_review_options()
     ing = record.lecture.ingested
     client = storage.make_client(opts)
     storage.put_bytes(client, opts.archive_bucket, keys.publish_record(ing.lecture_id),
@@ -464,7 +471,7 @@ def publish_subtitles(lecture_id: str, opts: StorageOptions, home: Path, *, lang
     manifest. languages: republish these (default: all); the others stay as published.
     Old v<N> files stay in the bucket, so a player that loaded them keeps working.
     """
-    review_opts = review_opts or ReviewOptions(unreviewed="label")
+    review_opts = review_opts or _default_review_options()
     record = load_publish_record(lecture_id, opts)
     ing = record.lecture.ingested
     client = storage.make_client(opts)

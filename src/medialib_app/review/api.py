@@ -96,7 +96,10 @@ def audit(db: Session, actor: str, action: str, lecture: str = "", lang: str = "
 def _lock_dict(lock: Lock | None, me: str) -> dict | None:
     if lock is None or lock.expires <= utcnow():
         return None
-    return {"holder": lock.holder, "expires_at": lock.expires.isoformat(timespec="seconds"), "mine": lock.holder == me}
+    out = {"holder": lock.holder, "expires_at": lock.expires.isoformat(timespec="seconds"), "mine": lock.holder == me}
+    if out["mine"]:   # which take of the lock this is: a release names it (see lock_release)
+        out["token"] = lock.heartbeat.isoformat(timespec="microseconds")
+    return out
 
 
 def take_lock(db: Session, lecture: str, lang: str, user: str, ttl_s: int) -> Lock:
@@ -132,12 +135,20 @@ def lock_take(lecture_id: str, lang: str, user: CurrentUser = Depends(current_us
 
 
 @router.delete("/lectures/{lecture_id}/{lang}/lock")
-def lock_release(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
+def lock_release(lecture_id: str, lang: str, token: str = "", user: CurrentUser = Depends(current_user),
                  st: ReviewState = Depends(review_state)):
+    """Release the user's lock; with token, only if no later take or heartbeat renewed it.
+
+    A reloaded editor takes the lock again while the old page's release (sent as it
+    unloads) may still be on its way; the token keeps that late release from freeing it.
+    """
     check_ids(lecture_id, lang)
     with transaction(st.db) as db:
-        n = db.execute(delete(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang,
-                                          Lock.holder == user.name)).rowcount
+        lock = db.scalar(select(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang, Lock.holder == user.name))
+        n = 0
+        if lock is not None and (not token or token == lock.heartbeat.isoformat(timespec="microseconds")):
+            db.delete(lock)
+            n = 1
         if n:
             audit(db, user.name, "unlock", lecture_id, lang)
     return {"released": bool(n)}

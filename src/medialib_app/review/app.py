@@ -55,12 +55,16 @@ def _origin(url: str) -> str:
 
 def content_security_policy(storage: StorageOptions, nonce: str = "{nonce}") -> str:
     """Strict CSP: no inline script; inline style only with this response's nonce (wavesurfer.js puts a
-    <style> in its shadow root); media and XHR also to the public S3 origin (the app never serves media)."""
+    <style> in its shadow root); media and XHR also to the public S3 origin (the app never serves media).
+
+    hls.js needs two more, seen in chromium: its transmuxer runs in a worker made from a
+    blob: URL (worker-src), and the subtitle <track> it adds starts as "data:,WEBVTT" (media-src).
+    """
     s3 = _origin(storage.public_base_url or f"{storage.endpoint_url.rstrip('/')}/{storage.publish_bucket}")
     extra = f" {s3}" if s3 else ""
-    return ("default-src 'self'; script-src 'self'; "
+    return ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
             f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
-            f"media-src 'self' blob:{extra}; connect-src 'self'{extra}; frame-ancestors 'none'; "
+            f"media-src 'self' blob: data:{extra}; connect-src 'self'{extra}; frame-ancestors 'none'; "
             "base-uri 'self'; form-action 'self'; object-src 'none'")
 
 
@@ -90,8 +94,14 @@ class SecurityHeaders:
 
 
 async def csrf_guard(request: Request) -> None:
-    """Every state-changing request carries the session's CSRF token (header or form field)."""
+    """Every state-changing request carries the session's CSRF token (header or form field).
+
+    An API call without a session is not checked here: the route's current_user answers 401,
+    which tells the editor to offer "log in again" (a 403 would read as a forged request).
+    """
     if request.method in auth.SAFE_METHODS:
+        return
+    if _is_api(request) and not request.session.get("user"):
         return
     sent = request.headers.get(auth.CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(

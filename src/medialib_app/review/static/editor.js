@@ -62,6 +62,7 @@
   var listTimer = 0;
   var retryTimer = 0;
   var heartbeat = 0;
+  var lockToken = ""; // which take of the lock is this page's (POST lock answers it)
   var conflict = null; // the 409 body while the conflict view is open
   var hls = null;
   var wave = null;
@@ -907,6 +908,7 @@
   function takeLock() {
     return request("POST", "/lock", {}).then(function (res) {
       if (res.ok) {
+        lockToken = (res.body && res.body.token) || "";
         $("ed-lock").hidden = true;
         if (readOnly && !conflict) setReadOnly(false);
         return true;
@@ -1273,7 +1275,8 @@
       return event.returnValue;
     });
     window.addEventListener("pagehide", function () {
-      if (!readOnly && api.ready) request("DELETE", "/lock");
+      // The token: a late release from this page must not free the lock the reloaded page took.
+      if (!readOnly && api.ready) request("DELETE", "/lock?token=" + encodeURIComponent(lockToken));
     });
     window.addEventListener("online", function () { if (draftPending) saveDraft(); });
   }
