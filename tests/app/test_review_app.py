@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import select
 
-from conftest import PASSWORD, csrf_of, login
+from review_helpers import PASSWORD, csrf_of, login
 from fastapi.testclient import TestClient
 
 from medialib_app.review import db as review_db

@@ -53,11 +53,12 @@ def _machine(lang: str, texts) -> Track:
 def lecture(s3_server, tmp_path_factory):
     """A published lecture: English floor speech (machine subtitles, labelled) and a Russian translation."""
     d = tmp_path_factory.mktemp("review-lecture")
-    src = clips.with_tone(d / "talk.mp4", seconds=6, size="320x180")
+    # a clip of its own (the lecture id follows the bytes): tests/e2e publishes a 320x180 one
+    src = clips.with_tone(d / "talk.mp4", seconds=6, size="256x144")
     home = d / "home"
     ladder_opts = load_settings(environ={}).ladder.model_copy(
-        update={"rungs": (Rung(height=180, video_bitrate_kbps=200),)})
-    lec = stages.start_lecture(LectureRequest(source=str(src), title="Open questions", language="en"), s3_server)
+        update={"rungs": (Rung(height=144, video_bitrate_kbps=150),)})
+    lec = stages.start_lecture(LectureRequest(source=str(src), title="Review editor flow", language="en"), s3_server)
     ladder = stages.ladder_stage(lec.ingested, s3_server, ladder_opts, home, roles=lec.roles)
     lid = lec.ingested.lecture_id
     tracks = (stages._save_track(s3_server, lid, _machine("en", CUES), "m-en"),

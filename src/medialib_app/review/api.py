@@ -17,6 +17,8 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import Session
 
 from medialib.errors import InputError, NotFoundError
@@ -126,12 +128,20 @@ def _require_no_other_lock(db: Session, lecture: str, lang: str, user: str) -> N
 def lock_take(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
               st: ReviewState = Depends(review_state)):
     check_ids(lecture_id, lang)
-    with transaction(st.db) as db:
-        fresh = _lock_dict(db.scalar(select(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang)), user.name)
-        lock = take_lock(db, lecture_id, lang, user.name, st.settings.review.lock_ttl_s)
-        if not fresh or not fresh["mine"]:
-            audit(db, user.name, "lock", lecture_id, lang)
-        return _lock_dict(lock, user.name)
+    for attempt in range(3):
+        try:
+            with transaction(st.db) as db:
+                fresh = _lock_dict(db.scalar(select(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang)),
+                                   user.name)
+                lock = take_lock(db, lecture_id, lang, user.name, st.settings.review.lock_ttl_s)
+                if not fresh or not fresh["mine"]:
+                    audit(db, user.name, "lock", lecture_id, lang)
+                return _lock_dict(lock, user.name)
+        except (StaleDataError, OperationalError):
+            # a release of the same row committed between our read and our write (a reloaded
+            # editor's old page releasing while the new one takes it): read again
+            if attempt == 2:
+                raise
 
 
 @router.delete("/lectures/{lecture_id}/{lang}/lock")
