@@ -175,10 +175,10 @@ def main() -> int:
 
         problems = []
         for i, lec in enumerate(lectures):
-            numbers = lib.version_numbers(opts, lec, "en")
+            numbers = list(lib.version_numbers(opts, lec, "en"))
             if numbers != list(range(1, len(numbers) + 1)):
                 problems.append(f"{lec}: versions {numbers} have a gap")
-            messages = [lib._version_meta(opts, lec, "en", n).message for n in numbers[1:]]
+            messages = [v["message"] for v in lib.list_versions(opts, lec, "en")[1:]]
             if sorted(messages) != sorted(f"save {k}" for k in range(1, saved[i] + 1)) or len(set(messages)) != len(messages):
                 problems.append(f"{lec}: {saved[i]} saves acknowledged, versions hold {len(messages)}: lost or duplicated")
             with review_db.transaction(factory) as s:

@@ -10,9 +10,9 @@ measures:
 - typing: 200 characters typed into a cue in the middle of the list, 30 ms apart, with a
   PerformanceObserver('longtask'); budget: no long task over 100 ms.
 
-The server is tests/browser/review_fake.py (the real templates and static files, the API
-answered from memory) until the review app can be started in-process here; the figures
-measure the browser side, which is what the budgets are about.
+The server is bench/review_fake.py (the real templates and static files, the API answered
+from memory; its docstring says why not the real app): the figures measure the browser
+side, which is what the budgets are about.
 
     python bench/editor_open.py [--cues 1500] [--runs 3]
 """

@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import select
 
-from conftest import PASSWORD, csrf_of, login
+from review_helpers import PASSWORD, csrf_of, login
 from fastapi.testclient import TestClient
 
 from medialib_app.review import db as review_db
@@ -140,10 +140,12 @@ def test_workflow_permissions_and_audit(users, lecture):
     assert tanya.post(f"{base}/actions/send", json={"base_version": 2}).json()["state"] == "in_review"
     r = tanya.post(f"{base}/actions/approve", json={"base_version": 2})
     assert r.status_code == 403 and "translator" in r.json()["error"]
-    # a reviewer edits during review: the newest version is now hers, so she cannot approve it herself
+    # a reviewer edits during review: the track stays in review (the library's table), but the
+    # newest version is now hers, so she cannot approve it herself
     doc = _open(rita, lecture)
     assert rita.post(f"{base}/versions", json={"base_version": 2, "cues": _edit(doc, "Sit, please.")}).status_code == 200
-    assert rita.post(f"{base}/actions/send", json={"base_version": 3}).status_code == 200
+    assert _open(rita, lecture)["state"] == "in_review"
+    assert rita.post(f"{base}/actions/send", json={"base_version": 3}).status_code == 409   # in review already
     r = rita.post(f"{base}/actions/approve", json={"base_version": 3})
     assert r.status_code == 403 and "another reviewer" in r.json()["error"]
     r = roman.post(f"{base}/actions/approve", json={"base_version": 2})
@@ -178,16 +180,18 @@ def test_comments_qc_import_and_language_switch(users, lecture):
     r = tanya.post(f"{base}/comments", json={"cue_id": "c00002", "text": "<b>name?</b>"})
     assert r.status_code == 201 and r.json()["author"] == "tanya"
     issues = tanya.post(f"{base}/qc", json={"cues": [{"id": "a", "start_ms": 0, "end_ms": 2000, "text": "x"},
-                                                     {"id": "b", "start_ms": 1000, "end_ms": 900, "text": "y"}]})
+                                                     {"id": "b", "start_ms": 1000, "end_ms": 900, "text": "y"},
+                                                     {"id": "c", "start_ms": 1500, "end_ms": 2500, "text": "Teh end"}]})
     rules = {(i["cue_id"], i["rule"], i["severity"]) for i in issues.json()["issues"]}
-    assert ("b", "inverted", "block") in rules and ("b", "overlap", "block") in rules
+    assert ("b", "timing", "block") in rules and ("c", "overlap", "block") in rules
+    assert ("c", "spelling", "warn") in rules   # the library's checks, spelling included
     srt = "1\r\n00:00:01,000 --> 00:00:02,500\r\nПривет, мир\r\n\r\n".encode("cp1251")
     r = tanya.post(f"{base}/import", files={"file": ("a.srt", srt)})
     assert r.status_code == 200 and r.json()["cues"][0]["text"] == "Привет, мир"
     r = tanya.post(f"{base}/import", files={"file": ("b.srt", b"")})
     assert r.status_code == 422 and "empty" in r.json()["error"]
     late = b"1\n01:00:00,000 --> 01:00:02,000\nlate\n"
-    assert "past the lecture" in tanya.post(f"{base}/import", files={"file": ("c.srt", late)}).json()["error"]
+    assert "ends after the lecture" in tanya.post(f"{base}/import", files={"file": ("c.srt", late)}).json()["error"]
     r = tanya.get("/lang?set=ru&next=/", headers={"accept-language": "en"})
     assert r.status_code == 303 and "medialib_lang=ru" in r.headers["set-cookie"]
     page = tanya.get("/")

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from conftest import seed_lecture
+from review_helpers import seed_lecture
 
 from medialib_app.cli import main
 

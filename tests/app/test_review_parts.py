@@ -8,7 +8,6 @@ from alembic.migration import MigrationContext
 
 from medialib.errors import OperatorError
 from medialib_app.review import db, i18n
-from medialib_app.review import tracks as lib
 from medialib_app.review.models import Base
 
 
@@ -40,23 +39,3 @@ def test_every_string_has_both_languages_and_keys_are_unique(tmp_path):
     (None, None, "en"), ("xx", "fr", "en")])
 def test_language_choice(cookie, header, expected):
     assert i18n.choose_language(cookie, header) == expected
-
-
-def test_workflow_rules():
-    assert lib.next_state("draft", "send", role="translator", user="t", last_author="t") == "in_review"
-    with pytest.raises(lib.PermissionDenied, match="only a reviewer or staff"):
-        lib.next_state("in_review", "approve", role="translator", user="t", last_author="x")
-    with pytest.raises(lib.PermissionDenied, match="another reviewer"):
-        lib.next_state("in_review", "approve", role="reviewer", user="r", last_author="r")
-    with pytest.raises(lib.InvalidTransition):
-        lib.next_state("draft", "publish", role="staff", user="s", last_author="t")
-    assert lib.next_state("in_review", "approve", role="reviewer", user="r", last_author="t") == "approved"
-
-
-def test_text_encodings_are_detected():
-    text = "1\n00:00:01,000 --> 00:00:02,000\nПривет\n"
-    for data in (text.encode("utf-8"), text.encode("utf-8-sig"), text.encode("utf-16"), text.encode("cp1251"),
-                 text.encode("utf-16-le")):
-        assert lib.decode_text(data, "f.srt") == text
-    with pytest.raises(lib.InputError, match="binary"):
-        lib.decode_text(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "f.srt")

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
 import jinja2
 
+from medialib_app.review import i18n
 from medialib_app.review.diff import Piece, diff_rows, diff_words, format_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "src" / "medialib_app" / "review"
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from review_fake import BASE_HTML, strings  # noqa: E402
 
 HOSTILE = '</script><script>alert("x")</script>'
 
 
 def env() -> jinja2.Environment:
-    loader = jinja2.ChoiceLoader([jinja2.DictLoader({"base.html": BASE_HTML}), jinja2.FileSystemLoader(APP / "templates")])
-    return jinja2.Environment(loader=loader, autoescape=True)
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(APP / "templates"), autoescape=True)
+
+
+def strings(lang: str) -> dict[str, str]:
+    """The app's whole string table (every strings/*.toml) in one language."""
+    return i18n.strings()[lang]
+
+
+def page_context(lang: str) -> dict:
+    """What the app's render() gives every page (base.html's variables)."""
+    return {"t": strings(lang), "ui_lang": lang, "languages": i18n.LANGUAGES, "here": "/", "csrf_token": "tok"}
 
 
 class _Scripts(HTMLParser):
@@ -54,10 +61,8 @@ def test_strings_have_both_languages_and_every_used_key():
     used |= set(re.findall(r'\bt\("(\w+)"', (APP / "static" / "editor.js").read_text(encoding="utf-8")))
     used |= {m for m in re.findall(r'"(key_\w+)"', (APP / "templates" / "editor.html").read_text(encoding="utf-8"))}
     used |= set(re.findall(r's\[["\'](\w+)["\']\]', (APP / "templates" / "diff.html").read_text(encoding="utf-8")))
-    from review_fake import APP_STRINGS  # the app's own keys (app.toml) the editor uses too
-
-    assert not set(table) & set(APP_STRINGS)  # the app's loader refuses a key defined twice
-    assert used - set(table) - set(APP_STRINGS) == {"state_"}  # t("state_" + state): one key per state
+    everything = i18n.load_strings()["en"]   # the loader refuses a key defined in two files
+    assert used - set(everything) == {"state_"}  # t("state_" + state): one key per state
     # Placeholders agree between the languages.
     for key, texts in table.items():
         assert set(re.findall(r"\{\w+\}", texts["en"])) == set(re.findall(r"\{\w+\}", texts["ru"])), key
@@ -65,7 +70,7 @@ def test_strings_have_both_languages_and_every_used_key():
 
 def test_editor_page_has_no_inline_code_and_escapes_its_data():
     page = env().get_template("editor.html").render(
-        lecture_id=HOSTILE, lang="en", csrf_token="tok", api_base="/api", strings=strings("ru"), ui_lang="ru",
+        **page_context("ru"), lecture_id=HOSTILE, lang="en", api_base="/api", strings=strings("ru"),
         user={"name": "alice", "role": "translator"}, csp_nonce="n0nce",
     )
     doc = _Scripts()
@@ -105,7 +110,7 @@ def test_diff_page_is_escaped_and_accessible():
     b = {"number": 2, "kind": "human", "author": "alice", "track": {"cues": [
         {"id": "c1", "start_ms": 0, "end_ms": 900, "text": "x <i>new</i> & y"}]}}
     page = env().get_template("diff.html").render(
-        lecture_id="demo", lang="en", strings=strings("en"), ui_lang="en", a=a, b=b,
+        **page_context("en"), lecture_id="demo", lang="en", strings=strings("en"), a=a, b=b,
         rows=diff_rows(a["track"]["cues"], b["track"]["cues"]), format_ms=format_ms,
     )
     assert "<b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page

@@ -136,12 +136,14 @@ def _conflict(lecture_id: str, language: str, base: int | None, latest: TrackVer
 
 
 def create_version(client, bucket: str, lecture_id: str, language: str, track: Track, *, base: int | None,
-                   author: str, kind: str = "human", message: str = "", now: str | None = None) -> TrackVersion:
+                   author: str, kind: str = "human", message: str = "", now: str | None = None,
+                   base_track: Track | None = None) -> TrackVersion:
     """Save track as version base+1; VersionConflict when base is not the newest version.
 
     base: the version the writer started from (None: the track had no version). For a
     human version, per-cue provenance is applied against base (apply_provenance): cues
-    the author changed carry their name and this version's number.
+    the author changed carry their name and this version's number. base_track: version
+    base's track when the caller holds it already (versions are immutable), saving a read.
     """
     if track.language != language:
         raise InputError(f"{lecture_id}: a {track.language!r} track cannot be saved as {language!r}")
@@ -157,8 +159,9 @@ def create_version(client, bucket: str, lecture_id: str, language: str, track: T
         raise _conflict(lecture_id, language, base, load_version(client, bucket, lecture_id, language, newest))
     number = (base or 0) + 1
     if kind == "human":
-        base_track = load_version(client, bucket, lecture_id, language, base).track if base else None
-        track = apply_provenance(base_track, track, author, number)
+        if base and base_track is None:
+            base_track = load_version(client, bucket, lecture_id, language, base).track
+        track = apply_provenance(base_track if base else None, track, author, number)
     v = TrackVersion(lecture_id=lecture_id, language=language, number=number, base=base, kind=kind,
                      author=author, created_at=now or _now(), message=message, track=track)
     key = keys.track_version(lecture_id, language, number)

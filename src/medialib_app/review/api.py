@@ -1,8 +1,8 @@
 """The JSON API the editor uses (/api/...), as /work/review-plan.md fixes it.
 
 All routes need a session (401 JSON otherwise); state changes need X-CSRF-Token (app.py).
-Versions are written through tracks.create_version, whose conditional create is the
-stale-base check (409 with the newer version); the database keeps locks, drafts,
+Versions are written through medialib.review.store (via tracks.py), whose conditional create
+is the stale-base check (409 with the newer version); the database keeps locks, drafts,
 workflow states, comments and the audit log. Handlers are plain `def`s: they run in
 the server's thread pool, since S3 and the database are blocking calls.
 """
@@ -17,11 +17,14 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import Session
 
 from medialib.errors import InputError, NotFoundError
 from medialib.ids import check_lecture_id
-from medialib.subtitles import Track, cue_to_dict, track_to_dict
+from medialib.review import TrackVersion, VersionConflict, next_state
+from medialib.subtitles import cue_to_dict, track_to_dict
 
 from . import tracks as lib
 from .context import CurrentUser, ReviewState, current_user, review_state
@@ -48,7 +51,7 @@ class LockHeld(InputError):
 class VersionConflictResponse(InputError):
     http_status = 409
 
-    def __init__(self, conflict: lib.VersionConflict):
+    def __init__(self, conflict: VersionConflict):
         super().__init__(str(conflict))
         v = conflict.latest
         self.body = {"latest": {"version": v.number, "author": v.author, "created_at": v.created_at,
@@ -95,7 +98,10 @@ def audit(db: Session, actor: str, action: str, lecture: str = "", lang: str = "
 def _lock_dict(lock: Lock | None, me: str) -> dict | None:
     if lock is None or lock.expires <= utcnow():
         return None
-    return {"holder": lock.holder, "expires_at": lock.expires.isoformat(timespec="seconds"), "mine": lock.holder == me}
+    out = {"holder": lock.holder, "expires_at": lock.expires.isoformat(timespec="seconds"), "mine": lock.holder == me}
+    if out["mine"]:   # which take of the lock this is: a release names it (see lock_release)
+        out["token"] = lock.heartbeat.isoformat(timespec="microseconds")
+    return out
 
 
 def take_lock(db: Session, lecture: str, lang: str, user: str, ttl_s: int) -> Lock:
@@ -122,21 +128,37 @@ def _require_no_other_lock(db: Session, lecture: str, lang: str, user: str) -> N
 def lock_take(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
               st: ReviewState = Depends(review_state)):
     check_ids(lecture_id, lang)
-    with transaction(st.db) as db:
-        fresh = _lock_dict(db.scalar(select(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang)), user.name)
-        lock = take_lock(db, lecture_id, lang, user.name, st.settings.review.lock_ttl_s)
-        if not fresh or not fresh["mine"]:
-            audit(db, user.name, "lock", lecture_id, lang)
-        return _lock_dict(lock, user.name)
+    for attempt in range(3):
+        try:
+            with transaction(st.db) as db:
+                fresh = _lock_dict(db.scalar(select(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang)),
+                                   user.name)
+                lock = take_lock(db, lecture_id, lang, user.name, st.settings.review.lock_ttl_s)
+                if not fresh or not fresh["mine"]:
+                    audit(db, user.name, "lock", lecture_id, lang)
+                return _lock_dict(lock, user.name)
+        except (StaleDataError, OperationalError):
+            # a release of the same row committed between our read and our write (a reloaded
+            # editor's old page releasing while the new one takes it): read again
+            if attempt == 2:
+                raise
 
 
 @router.delete("/lectures/{lecture_id}/{lang}/lock")
-def lock_release(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
+def lock_release(lecture_id: str, lang: str, token: str = "", user: CurrentUser = Depends(current_user),
                  st: ReviewState = Depends(review_state)):
+    """Release the user's lock; with token, only if no later take or heartbeat renewed it.
+
+    A reloaded editor takes the lock again while the old page's release (sent as it
+    unloads) may still be on its way; the token keeps that late release from freeing it.
+    """
     check_ids(lecture_id, lang)
     with transaction(st.db) as db:
-        n = db.execute(delete(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang,
-                                          Lock.holder == user.name)).rowcount
+        lock = db.scalar(select(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang, Lock.holder == user.name))
+        n = 0
+        if lock is not None and (not token or token == lock.heartbeat.isoformat(timespec="microseconds")):
+            db.delete(lock)
+            n = 1
         if n:
             audit(db, user.name, "unlock", lecture_id, lang)
     return {"released": bool(n)}
@@ -148,7 +170,7 @@ def _state_row(db: Session, lecture: str, lang: str) -> TrackState | None:
     return db.scalar(select(TrackState).where(TrackState.lecture == lecture, TrackState.lang == lang))
 
 
-def _sync_state(db: Session, lecture: str, lang: str, latest: lib.TrackVersion | None, actor: str) -> TrackState:
+def _sync_state(db: Session, lecture: str, lang: str, latest: TrackVersion | None, actor: str) -> TrackState:
     """The workflow row, caught up with versions written elsewhere (the pipeline's machine versions, the CLI)."""
     row = _state_row(db, lecture, lang)
     if row is None:
@@ -183,14 +205,10 @@ def open_track(lecture_id: str, lang: str, user: CurrentUser = Depends(current_u
         raise NotFoundError(f"{lecture_id} has no {lang} subtitles; it has {', '.join(summary['languages']) or 'none'}")
     lib.ensure_machine_version(opts, lecture_id, lang)
     versions = lib.list_versions(opts, lecture_id, lang)
-    latest = lib.load_version(opts, lecture_id, lang, versions[-1].number) if versions else None
+    latest = lib.load_version(opts, lecture_id, lang, versions[-1]["number"]) if versions else None
     track = latest.track if latest else lib.machine_track(lecture_id, lang, opts)
-    source = None
-    src_lang = summary["source_language"]
-    if src_lang and src_lang != lang:
-        src_latest = lib.latest_version(opts, lecture_id, src_lang)
-        src_track = src_latest.track if src_latest else lib.machine_track(lecture_id, src_lang, opts)
-        source = {"language": src_lang, "cues": [cue_to_dict(c) for c in src_track.cues]} if src_track else None
+    src = lib.source_track(opts, lecture_id, lang)
+    source = {"language": src.language, "cues": [cue_to_dict(c) for c in src.cues]} if src else None
     with transaction(st.db) as db:
         row = _sync_state(db, lecture_id, lang, latest, user.name)
         draft = db.scalar(select(Draft).where(Draft.user == user.name, Draft.lecture == lecture_id,
@@ -207,7 +225,7 @@ def open_track(lecture_id: str, lang: str, user: CurrentUser = Depends(current_u
             "draft": {"base_version": draft.base_version, "cues": draft.cues,
                       "updated_at": draft.updated.isoformat(timespec="seconds")} if draft else None,
             "lock": _lock_dict(lock, user.name),
-            "rules": lib.qc_rules(st.settings.subtitles, lang),
+            "rules": lib.qc_rules(st.settings, lang),
             "peaks_url": f"/api/lectures/{lecture_id}/peaks",
             "comments": comments,
             "machine_version": lib.machine_version_number(versions),
@@ -219,7 +237,7 @@ def open_track(lecture_id: str, lang: str, user: CurrentUser = Depends(current_u
 def versions_list(lecture_id: str, lang: str, user: CurrentUser = Depends(current_user),
                   st: ReviewState = Depends(review_state)):
     check_ids(lecture_id, lang)
-    return [v.meta() for v in lib.list_versions(st.storage, lecture_id, lang)]
+    return lib.list_versions(st.storage, lecture_id, lang)
 
 
 @router.get("/lectures/{lecture_id}/{lang}/versions/{n}")
@@ -227,7 +245,8 @@ def version_get(lecture_id: str, lang: str, n: int, user: CurrentUser = Depends(
                 st: ReviewState = Depends(review_state)):
     check_ids(lecture_id, lang)
     v = lib.load_version(st.storage, lecture_id, lang, n)
-    return _json({**v.meta(), "lecture_id": lecture_id, "language": lang, "track": track_to_dict(v.track)})
+    return _json({**lib.version_meta(v), "lecture_id": lecture_id, "language": lang,
+                  "track": track_to_dict(v.track)})
 
 
 # --- drafts and versions -----------------------------------------------------------------------------------
@@ -248,7 +267,7 @@ def draft_save(lecture_id: str, lang: str, body: DraftBody, user: CurrentUser = 
 
 def save_version(st: ReviewState, db_factory, lecture_id: str, lang: str, cues: list[dict], *, base: int | None,
                  user: CurrentUser, message: str = "", action: str = "save", force: bool = False,
-                 check_lock: bool = True) -> lib.TrackVersion:
+                 check_lock: bool = True) -> TrackVersion:
     """Write the next version from the editor's (or a file's) cues; the web app and the CLI share it.
 
     force: write on top of the newest version whatever base says (the CLI's --force).
@@ -258,27 +277,25 @@ def save_version(st: ReviewState, db_factory, lecture_id: str, lang: str, cues: 
         if check_lock:
             _require_no_other_lock(db, lecture_id, lang, user.name)
         row = _state_row(db, lecture_id, lang)
-        lib.next_state(row.state if row else "machine", "save", role=user.role, user=user.name,
-                       last_author=row.last_author if row else "")
+        next_state(row.state if row else "machine", "save", role=user.role, actor=user.name)
     if force:
         newest = lib.version_numbers(opts, lecture_id, lang)
         base = newest[-1] if newest else None
-    base_track = lib.load_version(opts, lecture_id, lang, base).track if base else None
-    edited = lib.track_from_cues(cues, lang, base_track)
-    number = (base or 0) + 1
-    track = lib.apply_provenance(base_track, edited, user.name, number)
-    try:
-        v = lib.create_version(opts, lecture_id, lang, track, base=base, author=user.name, kind="human",
-                               message=message)
-    except lib.VersionConflict as e:
+    like = lib.load_version(opts, lecture_id, lang, base).track if base else None
+    try:   # per-cue provenance (who changed which cue, in which version) is the library's
+        v = lib.create_version(opts, lecture_id, lang, lib.track_from_cues(cues, lang, like), base=base,
+                               author=user.name, kind="human", message=message)
+    except VersionConflict as e:
         with transaction(db_factory) as db:
             audit(db, user.name, "conflict", lecture_id, lang, base, str(e))
         raise VersionConflictResponse(e) from None
     with transaction(db_factory) as db:
         row = _sync_state(db, lecture_id, lang, None, user.name)
         if (row.version or 0) < v.number:
-            row.version, row.last_author, row.risky_count = v.number, v.author, lib.risky_count(track)
-        row.state, row.updated_by, row.updated = "draft", user.name, utcnow()
+            row.version, row.last_author, row.risky_count = v.number, v.author, lib.risky_count(v.track)
+        # a save during review stays in review (a reviewer's own fixes); otherwise it is a draft
+        row.state = next_state(row.state, "save", role=user.role, actor=user.name)
+        row.updated_by, row.updated = user.name, utcnow()
         audit(db, user.name, action, lecture_id, lang, v.number, message)
         db.execute(delete(Draft).where(Draft.user == user.name, Draft.lecture == lecture_id, Draft.lang == lang))
     return v
@@ -302,7 +319,8 @@ def _json(data, status: int = 200) -> Response:
 def qc(lecture_id: str, lang: str, body: CuesBody, user: CurrentUser = Depends(current_user),
        st: ReviewState = Depends(review_state)):
     check_ids(lecture_id, lang)
-    return {"issues": lib.check_cues(body.cues, st.settings.subtitles, lang)}
+    source = lib.source_track(st.storage, lecture_id, lang)
+    return {"issues": lib.check_cues(body.cues, st.settings, lang, source=source)}
 
 
 # --- workflow ----------------------------------------------------------------------------------------------
@@ -311,33 +329,31 @@ def do_action(st: ReviewState, lecture_id: str, lang: str, action: str, *, user:
               base: int | None, comment: str = "") -> dict:
     """send | approve | return | publish | publish_unreviewed on the newest version; audited."""
     opts = st.storage
-    numbers = lib.version_numbers(opts, lecture_id, lang)
-    latest_n = numbers[-1] if numbers else None
+    versions = lib.list_versions(opts, lecture_id, lang)
+    latest_n = versions[-1]["number"] if versions else None
     if base is not None and base != latest_n:
         latest = lib.load_version(opts, lecture_id, lang, latest_n) if latest_n else None
-        raise VersionConflictResponse(lib.VersionConflict(
+        raise VersionConflictResponse(VersionConflict(
             f"{lecture_id} {lang}: you acted on version {base}, but the newest is {latest_n}"
             + (f" ({latest.author}, {latest.created_at})" if latest else "") + "; reload and try again", latest))
     if latest_n is None:
         raise InputError(f"{lecture_id} {lang}: no version to {action}; save one first")
-    latest_meta = lib.list_versions(opts, lecture_id, lang)[-1]
     with transaction(st.db) as db:
         if action == "send":
             _require_no_other_lock(db, lecture_id, lang, user.name)
         row = _sync_state(db, lecture_id, lang, None, user.name)
-        new_state = lib.next_state(row.state, action, role=user.role, user=user.name,
-                                   last_author=latest_meta.author)
+        new_state = next_state(row.state, action, role=user.role, actor=user.name,
+                               last_author=lib.last_human_author(versions))
     if action in ("publish", "publish_unreviewed"):
-        problems = lib.blocking(lib.check_cues([cue_to_dict(c) for c in
-                                                lib.load_version(opts, lecture_id, lang, latest_n).track.cues],
-                                               st.settings.subtitles, lang))
+        problems = lib.blocking(lib.load_version(opts, lecture_id, lang, latest_n).track, st.settings)
         if problems:
             raise InputError(f"cannot publish: {len(problems)} blocking problems, e.g. cue "
-                             f"{problems[0]['cue_id']}: {problems[0]['message']}")
-        lib.set_live(opts, lecture_id, lang, latest_n, approved=action == "publish", by=user.name)
-        published = lib.publish_subtitles(lecture_id, opts, st.home, (lang,))
+                             f"{problems[0].cue_id}: {problems[0].message}")
+        published = lib.publish(opts, st.settings, st.home, lecture_id, lang, latest_n,
+                                approved=action == "publish", by=user.name)
         detail = (f"{'published without a second review' if action == 'publish_unreviewed' else 'published'}; "
-                  f"{published.uploaded_count} files sent ({published.uploaded_bytes} bytes)")
+                  f"{published.uploaded_count} files sent ({published.uploaded_bytes} bytes, "
+                  f"{published.video_bytes} of them video)")
     else:
         detail = comment
     with transaction(st.db) as db:
@@ -371,7 +387,7 @@ def export(lecture_id: str, lang: str, format: str = "srt", version: int | None 
         lib.latest_version(st.storage, lecture_id, lang)
     if v is None:
         raise NotFoundError(f"{lecture_id} {lang}: no versions yet; open it in the editor first")
-    text = lib.encode_subtitles(v.track, format, note=version_note(lecture_id, lang, v.number))
+    text = lib.encode_file(v.track, format, note=version_note(lecture_id, lang, v.number))
     name = f"{lecture_id}.{lang}.v{v.number}.{format}"
     return Response(text.encode("utf-8"), media_type="text/vtt; charset=utf-8" if format == "vtt"
                     else "application/x-subrip; charset=utf-8",
@@ -392,8 +408,8 @@ def import_file(lecture_id: str, lang: str, file: UploadFile = File(...), encodi
     if len(data) > MAX_UPLOAD_BYTES:
         raise InputError(f"{file.filename}: over {MAX_UPLOAD_BYTES >> 20} MB; is it a subtitle file?")
     summary = lib.lecture_summary(lecture_id, st.storage)
-    track = lib.decode_subtitles(data, file.filename or "upload", lang, encoding=encoding or None,
-                                 duration_ms=summary["duration_ms"])
+    track, _ = lib.read_file(data, file.filename or "upload", lang, st.settings, encoding=encoding or None,
+                             duration_ms=summary["duration_ms"])
     numbers = lib.version_numbers(st.storage, lecture_id, lang)
     cues = [cue_to_dict(c) for c in track.cues]
     with transaction(st.db) as db:
@@ -433,21 +449,3 @@ def comments_add(lecture_id: str, lang: str, body: CommentBody, user: CurrentUse
         db.flush()
         audit(db, user.name, "comment", lecture_id, lang, None, f"cue {body.cue_id or '-'}")
         return JSONResponse(_comment_dict(c), status_code=201)
-
-
-# --- diff --------------------------------------------------------------------------------------------------
-
-def diff_rows(a: Track, b: Track) -> list[dict]:
-    """Cues of two versions paired by id (a split's first half keeps the id), in time order."""
-    by_a = {c.id: c for c in a.cues}
-    by_b = {c.id: c for c in b.cues}
-    ids = sorted(set(by_a) | set(by_b), key=lambda i: ((by_b.get(i) or by_a.get(i)).start_ms, i))
-    rows = []
-    for i in ids:
-        ca, cb = by_a.get(i), by_b.get(i)
-        change = "added" if ca is None else "removed" if cb is None else \
-            "same" if (ca.start_ms, ca.end_ms, ca.text) == (cb.start_ms, cb.end_ms, cb.text) else "changed"
-        rows.append({"id": i, "a": cue_to_dict(ca) if ca else None, "b": cue_to_dict(cb) if cb else None,
-                     "change": change})
-    return rows
-

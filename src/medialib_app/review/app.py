@@ -15,23 +15,27 @@ pages show the message, and a logged-out page request goes to /login?next=...
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medialib.config import Settings, StorageOptions
 from medialib.errors import InputError, MedialibError, NotFoundError
+from medialib.publish.page import PLAYER_DIR
+from medialib.subtitles import cue_to_dict
 
 from . import auth, i18n
 from . import tracks as lib
+from .diff import diff_rows, format_ms
 from .context import CurrentUser, ReviewState, current_user, review_state, ui_language
 from .db import open_database, transaction, utcnow
 from .models import Lock, TrackState
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+HLS_JS = PLAYER_DIR / "hls.min.js"   # the player's vendored copy (digest in its README), served as is
 
 
 def _origin(url: str) -> str:
@@ -48,39 +53,55 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def content_security_policy(storage: StorageOptions) -> str:
-    """Strict CSP: no inline script or style; media and XHR also to the public S3 origin (never from the app)."""
+def content_security_policy(storage: StorageOptions, nonce: str = "{nonce}") -> str:
+    """Strict CSP: no inline script; inline style only with this response's nonce (wavesurfer.js puts a
+    <style> in its shadow root); media and XHR also to the public S3 origin (the app never serves media).
+
+    hls.js needs two more, seen in chromium: its transmuxer runs in a worker made from a
+    blob: URL (worker-src), and the subtitle <track> it adds starts as "data:,WEBVTT" (media-src).
+    """
     s3 = _origin(storage.public_base_url or f"{storage.endpoint_url.rstrip('/')}/{storage.publish_bucket}")
     extra = f" {s3}" if s3 else ""
-    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"media-src 'self' blob:{extra}; connect-src 'self'{extra}; frame-ancestors 'none'; "
+    return ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
+            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
+            f"media-src 'self' blob: data:{extra}; connect-src 'self'{extra}; frame-ancestors 'none'; "
             "base-uri 'self'; form-action 'self'; object-src 'none'")
 
 
 class SecurityHeaders:
-    """Adds the CSP and its companions to every response."""
+    """Adds the CSP (with a fresh nonce per request, in request.state.csp_nonce) and its companions."""
 
     def __init__(self, app, csp: str):
         self.app = app
-        self.headers = [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
+        self.csp = csp   # content_security_policy(...) with "{nonce}" left in
+        self.headers = [(b"x-content-type-options", b"nosniff"),
                         (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"),
                         (b"cross-origin-opener-policy", b"same-origin")]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
+        csp = (b"content-security-policy", self.csp.replace("{nonce}", nonce).encode())
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + self.headers
+                message["headers"] = list(message.get("headers", [])) + [csp] + self.headers
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
 
 
 async def csrf_guard(request: Request) -> None:
-    """Every state-changing request carries the session's CSRF token (header or form field)."""
+    """Every state-changing request carries the session's CSRF token (header or form field).
+
+    An API call without a session is not checked here: the route's current_user answers 401,
+    which tells the editor to offer "log in again" (a 403 would read as a forged request).
+    """
     if request.method in auth.SAFE_METHODS:
+        return
+    if _is_api(request) and not request.session.get("user"):
         return
     sent = request.headers.get(auth.CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
@@ -131,12 +152,18 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(opts.trusted_proxies))
+
+    @app.get("/static/vendor/hls.min.js", include_in_schema=False)
+    def hls_js():
+        return FileResponse(HLS_JS, media_type="text/javascript")
+
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     def render(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
         lang = ui_language(request)
         base = {"request": request, "t": state.strings[lang], "ui_lang": lang, "languages": i18n.LANGUAGES,
                 "csrf_token": auth.csrf_token(request.session), "user": ctx.pop("user", None),
+                "csp_nonce": getattr(request.state, "csp_nonce", ""),
                 "here": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
         return templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
 
@@ -223,36 +250,25 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
         summary = lib.lecture_summary(lecture_id, state.storage)
         if lang not in summary["languages"]:
             raise NotFoundError(f"{lecture_id} has no {lang} subtitles; pick one of {', '.join(summary['languages'])}")
-        ctx = {"user": user, "lecture_id": lecture_id, "lang": lang, "lecture": summary, "api_base": "/api",
-               "strings": state.strings[ui_language(request)]}
-        try:
-            templates.get_template("editor.html")
-            name = "editor.html"
-        except TemplateNotFound:
-            name = "editor_missing.html"
-        return render(request, name, **ctx)
+        return render(request, "editor.html", user=user, lecture_id=lecture_id, lang=lang, lecture=summary,
+                      api_base="/api", strings=state.strings[ui_language(request)])
 
     @app.get("/lectures/{lecture_id}/{lang}/diff", response_class=HTMLResponse)
     def diff_page(request: Request, lecture_id: str, lang: str, a: int | None = None, b: int | None = None,
-                  user: CurrentUser = Depends(current_user)):
-        from .api import check_ids, diff_rows
+                  changed: bool = False, user: CurrentUser = Depends(current_user)):
+        from .api import check_ids
 
         check_ids(lecture_id, lang)
-        numbers = lib.version_numbers(state.storage, lecture_id, lang)
-        if not numbers:
+        versions = lib.list_versions(state.storage, lecture_id, lang)
+        if not versions:
             raise NotFoundError(f"{lecture_id} {lang}: no versions yet; open the track in the editor first")
-        b = b or numbers[-1]
-        a = a or (lib.machine_version_number(lib.list_versions(state.storage, lecture_id, lang)) or numbers[0])
+        b = b or versions[-1]["number"]
+        a = a or lib.machine_version_number(versions) or versions[0]["number"]
         va, vb = lib.load_version(state.storage, lecture_id, lang, a), lib.load_version(state.storage, lecture_id, lang, b)
-        ctx = {"user": user, "lecture_id": lecture_id, "lang": lang, "a": va.meta(), "b": vb.meta(),
-               "rows": diff_rows(va.track, vb.track), "api_base": "/api",
-               "strings": state.strings[ui_language(request)]}
-        try:
-            templates.get_template("diff.html")
-            name = "diff.html"
-        except TemplateNotFound:
-            name = "diff_basic.html"
-        return render(request, name, **ctx)
+        rows = diff_rows([cue_to_dict(c) for c in va.track.cues], [cue_to_dict(c) for c in vb.track.cues])
+        return render(request, "diff.html", user=user, lecture_id=lecture_id, lang=lang, a=lib.version_meta(va),
+                      b=lib.version_meta(vb), rows=rows, only_changes=changed, format_ms=format_ms,
+                      strings=state.strings[ui_language(request)])
 
     from .api import router
 

@@ -96,7 +96,7 @@ def pull(settings, lecture_id: str, lang: str, *, fmt: str, version: int | None,
             raise NotFoundError(f"{lecture_id} has no {lang} subtitles; `medialib lectures list` shows what there is")
     else:
         v = lib.load_version(st.storage, lecture_id, lang, version)
-    text = lib.encode_subtitles(v.track, fmt, note=version_note(lecture_id, lang, v.number) if fmt == "vtt" else "")
+    text = lib.encode_file(v.track, fmt, note=version_note(lecture_id, lang, v.number))
     if out == "-":
         sys.stdout.write(text)
         return 0
@@ -154,20 +154,20 @@ def push(settings, lecture_id: str, lang: str, path: Path, *, encoding: str | No
     summary = lib.lecture_summary(lecture_id, st.storage)
     if lang not in summary["languages"]:
         raise NotFoundError(f"{lecture_id} has no {lang} subtitles; it has {', '.join(summary['languages'])}")
-    track = lib.decode_subtitles(data, path.name, lang, encoding=encoding, duration_ms=summary["duration_ms"])
+    track, text = lib.read_file(data, path.name, lang, settings, encoding=encoding, duration_ms=summary["duration_ms"])
     lib.ensure_machine_version(st.storage, lecture_id, lang)
     if base is None:
-        base = _base_of(path, lib.decode_text(data, path.name, encoding), lecture_id, lang)
+        base = _base_of(path, text, lecture_id, lang)
     versions = lib.list_versions(st.storage, lecture_id, lang)
     if base is None and not force:
-        if any(v.kind == "human" for v in versions):
+        if any(v["kind"] == "human" for v in versions):
             raise PushConflict(f"{path}: cannot tell which version it was pulled at (no NOTE line, no "
                                f"{path.name}.medialib.json); pass --base N, or --force to save over version "
-                               f"{versions[-1].number} by {versions[-1].author}")
-        base = versions[-1].number if versions else None
+                               f"{versions[-1]['number']} by {versions[-1]['author']}")
+        base = versions[-1]["number"] if versions else None
     base_track = lib.load_version(st.storage, lecture_id, lang, base).track if base else None
     if force and versions:
-        base_track = lib.load_version(st.storage, lecture_id, lang, versions[-1].number).track
+        base_track = lib.load_version(st.storage, lecture_id, lang, versions[-1]["number"]).track
     track = lib.adopt_ids(base_track, track)
     from medialib.subtitles import cue_to_dict
 

@@ -35,20 +35,30 @@ class DiffRow:
 
 
 def diff_words(old: str, new: str) -> tuple[tuple[Piece, ...], tuple[Piece, ...]]:
-    """(left pieces, right pieces): `old` with removals as "del", `new` with additions as "ins"."""
+    """(left pieces, right pieces): `old` with removals as "del", `new` with additions as "ins".
+
+    A lone space the two texts share between two changes belongs to the change: a
+    rewritten sentence reads as one removal and one addition, not word by word.
+    """
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
     left: list[Piece] = []
     right: list[Piece] = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if op == "equal":
-            left.append(Piece("same", "".join(a[i1:i2])))
-            right.append(Piece("same", "".join(b[j1:j2])))
-            continue
-        if i2 > i1:
-            left.append(Piece("del", "".join(a[i1:i2])))
-        if j2 > j1:
-            right.append(Piece("ins", "".join(b[j1:j2])))
+    ops = SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    for k, (op, i1, i2, j1, j2) in enumerate(ops):
+        same = op == "equal" and (k in (0, len(ops) - 1) or bool("".join(a[i1:i2]).strip()))
+        _append(left, "same" if same else "del", "".join(a[i1:i2]))
+        _append(right, "same" if same else "ins", "".join(b[j1:j2]))
     return tuple(left), tuple(right)
+
+
+def _append(pieces: list[Piece], op: str, text: str) -> None:
+    """Add a run, joined to the one before when both are the same kind."""
+    if not text:
+        return
+    if pieces and pieces[-1].op == op:
+        pieces[-1] = Piece(op, pieces[-1].text + text)
+    else:
+        pieces.append(Piece(op, text))
 
 
 def diff_rows(old_cues: list[dict], new_cues: list[dict]) -> list[DiffRow]:

@@ -62,6 +62,7 @@
   var listTimer = 0;
   var retryTimer = 0;
   var heartbeat = 0;
+  var lockToken = ""; // which take of the lock is this page's (POST lock answers it)
   var conflict = null; // the 409 body while the conflict view is open
   var hls = null;
   var wave = null;
@@ -886,7 +887,7 @@
     request("POST", "/qc", { cues: sent }).then(function (res) {
       if (!res.ok || !res.body || !res.body.issues) return;
       // Only rules the browser cannot check; the live ones are computed here.
-      var local = { cpl: 1, lines: 1, cps: 1, duration: 1, gap: 1, overlap: 1, inverted: 1, negative: 1, empty: 1 };
+      var local = { cpl: 1, lines: 1, cps: 1, duration: 1, gap: 1, overlap: 1, timing: 1, inverted: 1, negative: 1, empty: 1 };
       var fresh = new Map();
       res.body.issues.forEach(function (issue) {
         if (local[issue.rule]) return;
@@ -907,6 +908,7 @@
   function takeLock() {
     return request("POST", "/lock", {}).then(function (res) {
       if (res.ok) {
+        lockToken = (res.body && res.body.token) || "";
         $("ed-lock").hidden = true;
         if (readOnly && !conflict) setReadOnly(false);
         return true;
@@ -960,7 +962,7 @@
     $("ed-send").disabled = readOnly || !(state === "machine" || state === "draft");
     $("ed-approve").disabled = !reviewer || state !== "in_review";
     $("ed-return").disabled = !reviewer || state !== "in_review";
-    $("ed-publish").disabled = !reviewer || state !== "approved";
+    $("ed-publish").disabled = state !== "approved"; // any role publishes an approved track (medialib.review.workflow)
   }
 
   function saveVersion(base) {
@@ -1273,7 +1275,8 @@
       return event.returnValue;
     });
     window.addEventListener("pagehide", function () {
-      if (!readOnly && api.ready) request("DELETE", "/lock");
+      // The token: a late release from this page must not free the lock the reloaded page took.
+      if (!readOnly && api.ready) request("DELETE", "/lock?token=" + encodeURIComponent(lockToken));
     });
     window.addEventListener("online", function () { if (draftPending) saveDraft(); });
   }
