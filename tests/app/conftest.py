@@ -5,11 +5,23 @@ from __future__ import annotations
 import pytest
 from review_helpers import PASSWORD, seed_lecture
 
+from medialib import storage
 from medialib.config import load_settings
 
 from medialib_app.review import create_app
 from medialib_app.review import db as review_db
 from medialib_app.review.auth import add_user
+
+@pytest.fixture(scope="session")
+def s3_server(s3_server):
+    """The session's SeaweedFS with buckets of the app tests' own: their seeded lectures (publish
+    records without renditions) stay out of the catalog the pipeline tests republish."""
+    opts = s3_server.model_copy(update={"archive_bucket": "review-tests-archive",
+                                        "publish_bucket": "review-tests-publish",
+                                        "public_base_url": f"{s3_server.endpoint_url}/review-tests-publish"})
+    storage.ensure_buckets(storage.make_client(opts), opts)
+    return opts
+
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):

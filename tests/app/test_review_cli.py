@@ -15,7 +15,8 @@ from medialib_app.cli import main
 def cli_env(monkeypatch, home, s3_server):
     for key, value in {"ENDPOINT_URL": s3_server.endpoint_url, "ACCESS_KEY_ID": s3_server.access_key_id,
                        "SECRET_ACCESS_KEY": s3_server.secret_access_key,
-                       "PUBLIC_BASE_URL": s3_server.public_base_url}.items():
+                       "PUBLIC_BASE_URL": s3_server.public_base_url,
+                       "ARCHIVE_BUCKET": s3_server.archive_bucket, "PUBLISH_BUCKET": s3_server.publish_bucket}.items():
         monkeypatch.setenv(f"MEDIALIB_STORAGE__{key}", value)
     monkeypatch.delenv("MEDIALIB_CONFIG", raising=False)
     return home
