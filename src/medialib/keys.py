@@ -51,7 +51,7 @@ def track(lecture_id: str, language: str, origin: str, digest: str) -> str:
 
 def peaks(lecture_id: str) -> str:
     """Waveform peaks of the floor speech, in the archive bucket outside work/ (the review app reads them)."""
-    return f"tracks/{lecture_id}/peaks.json"
+    return f"{TRACKS}/{lecture_id}/peaks.json"
 
 
 def bundle_prefix(lecture_id: str) -> str:
@@ -77,10 +77,6 @@ def track_version(lecture_id: str, language: str, number: int) -> str:
 
 def track_live(lecture_id: str, language: str) -> str:
     return f"{track_versions_prefix(lecture_id, language)}live.json"
-
-
-def peaks(lecture_id: str) -> str:
-    return f"{TRACKS}/{lecture_id}/peaks.json"
 
 
 def conditional_probe(token: str) -> str:
