@@ -34,6 +34,7 @@ from medialib.publish.page import PLAYER_DIR
 from medialib.subtitles import cue_to_dict
 
 from . import auth, i18n
+from .api import audit, check_ids, router
 from . import tracks as lib
 from .diff import diff_rows, format_ms
 from .context import CurrentUser, ReviewState, current_user, review_state, ui_language
@@ -214,7 +215,7 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
             except InputError as e:   # the failed attempt is committed with the transaction
                 error, status = str(e), e.http_status
             else:
-                lib_audit(db, user.name, "login")
+                audit(db, user.name, "login")
         if error:
             return render(request, "login.html", status=401 if status == 422 else status,
                           next=_safe_next(next), error=error, name=name)
@@ -244,8 +245,6 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
 
     @app.get("/lectures/{lecture_id}/{lang}", response_class=HTMLResponse)
     def editor_page(request: Request, lecture_id: str, lang: str, user: CurrentUser = Depends(current_user)):
-        from .api import check_ids
-
         check_ids(lecture_id, lang)
         summary = lib.lecture_summary(lecture_id, state.storage)
         if lang not in summary["languages"]:
@@ -256,8 +255,6 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
     @app.get("/lectures/{lecture_id}/{lang}/diff", response_class=HTMLResponse)
     def diff_page(request: Request, lecture_id: str, lang: str, a: int | None = None, b: int | None = None,
                   changed: bool = False, user: CurrentUser = Depends(current_user)):
-        from .api import check_ids
-
         check_ids(lecture_id, lang)
         versions = lib.list_versions(state.storage, lecture_id, lang)
         if not versions:
@@ -270,18 +267,8 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
                       b=lib.version_meta(vb), rows=rows, only_changes=changed, format_ms=format_ms,
                       strings=state.strings[ui_language(request)])
 
-    from .api import router
-
     app.include_router(router)
     return app
-
-
-def lib_audit(db, actor: str, action: str, lecture: str = "", lang: str = "", version: int | None = None,
-              detail: str = "") -> None:
-    from .models import Audit
-
-    db.add(Audit(at=utcnow(), actor=actor, action=action, lecture=lecture, lang=lang, version=version,
-                 detail=detail))
 
 
 def queue_rows(state: ReviewState) -> list[dict]:
