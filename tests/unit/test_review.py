@@ -73,6 +73,18 @@ def test_versions_are_numbered_from_their_base_and_a_stale_base_is_a_conflict(cl
         review.create_version(client, "archive", LECTURE, "en", track("x"), base=None, author="boris")
 
 
+def test_a_create_refused_while_another_write_is_in_flight_is_a_conflict_not_a_404(client, monkeypatch):
+    # S3 answers 409 ConditionalRequestConflict while another conditional write to the key is
+    # in flight: put_bytes_if_absent says False, yet the winner's version cannot be read yet
+    review.create_version(client, "archive", LECTURE, "en", track("Hi."), base=None, author="m", kind="machine")
+    monkeypatch.setattr(review.store, "put_bytes_if_absent", lambda *a, **k: False)
+    with pytest.raises(VersionConflict) as e:
+        review.create_version(client, "archive", LECTURE, "en", track("Hello."), base=1, author="anna")
+    assert e.value.latest is None and e.value.http_status == 409
+    assert str(e.value) == (f"{LECTURE} en: someone else is saving version 2 right now; "
+                            "wait a moment, reload, bring your changes over, and save again")
+
+
 def test_machine_versions_are_recorded_only_when_the_cues_change(client):
     a = review.record_machine_version(client, "archive", LECTURE, track("Good morning."))
     assert a.number == 1 and a.kind == "machine" and a.author == "whisper-base"

@@ -167,8 +167,14 @@ def create_version(client, bucket: str, lecture_id: str, language: str, track: T
     key = keys.track_version(lecture_id, language, number)
     body = json.dumps(version_to_dict(v), ensure_ascii=False).encode()
     if not put_bytes_if_absent(client, bucket, key, body, "application/json"):
-        # another writer took this number between our listing and our create
-        raise _conflict(lecture_id, language, base, load_version(client, bucket, lecture_id, language, number))
+        # another writer took this number between our listing and our create; a 409
+        # ConditionalRequestConflict means their write is still in flight (or failed): nothing to show yet
+        try:
+            winner = load_version(client, bucket, lecture_id, language, number)
+        except NotFoundError:
+            raise VersionConflict(f"{lecture_id} {language}: someone else is saving version {number} right now; "
+                                  "wait a moment, reload, bring your changes over, and save again") from None
+        raise _conflict(lecture_id, language, base, winner)
     log.info("%s %s: version %d saved by %s (%s)", lecture_id, language, number, author, kind)
     return v
 
