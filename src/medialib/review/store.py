@@ -150,25 +150,23 @@ def create_version(client, bucket: str, lecture_id: str, language: str, track: T
     if not author.strip():
         raise InputError(f"{lecture_id} {language}: a version needs an author; pass the user name")
     check_conditional_writes(client, bucket)
-    numbers = list_versions(client, bucket, lecture_id, language)
-    newest = numbers[-1] if numbers else None
-    if base != newest:
-        if base is not None and base not in numbers:
-            raise NotFoundError(f"{lecture_id} {language}: version {base} does not exist; "
-                                f"the newest is {newest or 'none'}")
-        raise _conflict(lecture_id, language, base, load_version(client, bucket, lecture_id, language, newest))
+    # No listing on the way in (a LIST reads every version's entry, so saves slowed as versions
+    # piled up): base must exist, and then v<base+1> is absent exactly when base is the newest,
+    # because versions are only ever created as base+1 of an existing base (no gaps). The
+    # conditional create below is the check; the listing happens only to name the winner.
+    if base is not None and base_track is None:
+        base_track = load_version(client, bucket, lecture_id, language, base).track   # NotFoundError if absent
     number = (base or 0) + 1
     if kind == "human":
-        if base and base_track is None:
-            base_track = load_version(client, bucket, lecture_id, language, base).track
         track = apply_provenance(base_track if base else None, track, author, number)
     v = TrackVersion(lecture_id=lecture_id, language=language, number=number, base=base, kind=kind,
                      author=author, created_at=now or _now(), message=message, track=track)
     key = keys.track_version(lecture_id, language, number)
     body = json.dumps(version_to_dict(v), ensure_ascii=False).encode()
     if not put_bytes_if_absent(client, bucket, key, body, "application/json"):
-        # another writer took this number between our listing and our create
-        raise _conflict(lecture_id, language, base, load_version(client, bucket, lecture_id, language, number))
+        # base is not the newest: someone saved on it first (or the track had versions when base is None)
+        newest = list_versions(client, bucket, lecture_id, language)[-1]
+        raise _conflict(lecture_id, language, base, load_version(client, bucket, lecture_id, language, newest))
     log.info("%s %s: version %d saved by %s (%s)", lecture_id, language, number, author, kind)
     return v
 
