@@ -121,9 +121,12 @@ def test_drafts_survive_and_stale_save_is_409(users, lecture):
     assert r.status_code == 200, r.text
     saved = r.json()
     assert saved["version"] == 2
-    edited = saved["track"]["cues"][1]
+    [edited] = saved["changed"]   # only the cue this version changed comes back, with its provenance
+    assert edited["id"] == cues[1]["id"] and edited["text"] == "Sit down."
     assert edited["origin"] == "human" and edited["editor"] == "tanya" and edited["version"] == 2
-    assert edited["risk"] == 0.0 and "origin" not in saved["track"]["cues"][2]   # untouched cues keep theirs
+    assert edited["risk"] == 0.0
+    stored = tanya.get(f"/api/lectures/{lecture}/en/versions/2").json()["track"]["cues"]
+    assert stored[1]["editor"] == "tanya" and "origin" not in stored[2]   # untouched cues keep theirs
     r = rita.post(f"/api/lectures/{lecture}/en/versions", json={"base_version": 1, "cues": _edit(doc, "Sit.")})
     assert r.status_code == 409
     body = r.json()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
+
 from medialib import review
+from medialib.errors import NotFoundError
 from medialib.subtitles import Cue, Track
 
 
@@ -40,3 +43,22 @@ def test_two_writers_on_the_same_base_one_saves_and_the_other_is_told_who(s3_cli
     assert f"version 2 was saved by {winner.author}" in str(refused[0])
     assert review.list_versions(s3_client, bucket, lecture, "ru") == (1, 2)
     assert review.latest_version(s3_client, bucket, lecture, "ru") == winner
+
+
+def test_a_stale_base_names_the_newest_and_a_missing_base_leaves_no_gap(s3_client, s3_server):
+    """Saves do not list the versions first: the conditional create of base+1 is the check."""
+    lecture = f"2024-05-01-stale-{uuid.uuid4().hex[:6]}"
+    bucket = s3_server.archive_bucket
+    track = Track(language="en", origin="asr", cues=(Cue(0, 1500, "Good morning."),))
+    review.create_version(s3_client, bucket, lecture, "en", track, base=None, author="whisper", kind="machine")
+    for n, user in ((1, "anna"), (2, "boris")):
+        edited = Track(language="en", origin="asr", cues=(Cue(0, 1500, f"Good morning, {user}.", id="c00001"),))
+        review.create_version(s3_client, bucket, lecture, "en", edited, base=n, author=user)
+    with pytest.raises(review.VersionConflict, match="version 3 was saved by boris") as e:
+        review.create_version(s3_client, bucket, lecture, "en", track, base=1, author="vera")
+    assert e.value.latest.number == 3
+    with pytest.raises(review.VersionConflict, match="version 3"):
+        review.create_version(s3_client, bucket, lecture, "en", track, base=None, author="vera")
+    with pytest.raises(NotFoundError):
+        review.create_version(s3_client, bucket, lecture, "en", track, base=7, author="vera")
+    assert review.list_versions(s3_client, bucket, lecture, "en") == (1, 2, 3)

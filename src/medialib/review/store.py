@@ -138,45 +138,80 @@ def _conflict(lecture_id: str, language: str, base: int | None, latest: TrackVer
 def create_version(client, bucket: str, lecture_id: str, language: str, track: Track, *, base: int | None,
                    author: str, kind: str = "human", message: str = "", now: str | None = None,
                    base_track: Track | None = None) -> TrackVersion:
-    """Save track as version base+1; VersionConflict when base is not the newest version.
+    """Save track as the next version; VersionConflict when base is not the head (see head_version).
 
     base: the version the writer started from (None: the track had no version). For a
     human version, per-cue provenance is applied against base (apply_provenance): cues
     the author changed carry their name and this version's number. base_track: version
     base's track when the caller holds it already (versions are immutable), saving a read.
+
+    No listing on the way in (a LIST reads every version's entry, so saves would slow as
+    versions pile up): v<base+1> is created if absent, which is the whole check when base
+    is the newest. Only a refused create lists: machine versions that a re-run put on top
+    of a person's head do not count against them (the save goes after them); anything
+    else is a conflict naming who saved what.
     """
     if track.language != language:
         raise InputError(f"{lecture_id}: a {track.language!r} track cannot be saved as {language!r}")
     if not author.strip():
         raise InputError(f"{lecture_id} {language}: a version needs an author; pass the user name")
     check_conditional_writes(client, bucket)
-    numbers = list_versions(client, bucket, lecture_id, language)
-    newest = numbers[-1] if numbers else None
-    if base != newest:
-        if base is not None and base not in numbers:
-            raise NotFoundError(f"{lecture_id} {language}: version {base} does not exist; "
-                                f"the newest is {newest or 'none'}")
-        raise _conflict(lecture_id, language, base, load_version(client, bucket, lecture_id, language, newest))
-    number = (base or 0) + 1
+    if base is not None and base_track is None:
+        base_track = load_version(client, bucket, lecture_id, language, base).track   # NotFoundError if absent
     if kind == "human":
-        if base and base_track is None:
-            base_track = load_version(client, bucket, lecture_id, language, base).track
-        track = apply_provenance(base_track if base else None, track, author, number)
-    v = TrackVersion(lecture_id=lecture_id, language=language, number=number, base=base, kind=kind,
-                     author=author, created_at=now or _now(), message=message, track=track)
-    key = keys.track_version(lecture_id, language, number)
-    body = json.dumps(version_to_dict(v), ensure_ascii=False).encode()
-    if not put_bytes_if_absent(client, bucket, key, body, "application/json"):
-        # another writer took this number between our listing and our create; a 409
-        # ConditionalRequestConflict means their write is still in flight (or failed): nothing to show yet
-        try:
-            winner = load_version(client, bucket, lecture_id, language, number)
-        except NotFoundError:
-            raise VersionConflict(f"{lecture_id} {language}: someone else is saving version {number} right now; "
-                                  "wait a moment, reload, bring your changes over, and save again") from None
-        raise _conflict(lecture_id, language, base, winner)
-    log.info("%s %s: version %d saved by %s (%s)", lecture_id, language, number, author, kind)
-    return v
+        track = apply_provenance(base_track if base else None, track, author, (base or 0) + 1)
+    number = (base or 0) + 1
+    while True:
+        v = TrackVersion(lecture_id=lecture_id, language=language, number=number, base=base, kind=kind,
+                         author=author, created_at=now or _now(), message=message, track=track)
+        body = json.dumps(version_to_dict(v), ensure_ascii=False).encode()
+        if put_bytes_if_absent(client, bucket, keys.track_version(lecture_id, language, number), body,
+                               "application/json"):
+            log.info("%s %s: version %d saved by %s (%s)", lecture_id, language, number, author, kind)
+            return v
+        number = _next_after_machine_versions(client, bucket, lecture_id, language, base, kind, number)
+        if kind == "human" and number != v.number:
+            track = _renumber(track, v.number, number)
+
+
+def _next_after_machine_versions(client, bucket: str, lecture_id: str, language: str, base: int | None,
+                                 kind: str, refused: int) -> int:
+    """After v<refused> was refused: the number to try next, or VersionConflict.
+
+    A person's save on the head goes after the machine versions a re-run added on top of
+    it; any other newer version (a person's, or anything when base is None) wins.
+    """
+    numbers = list_versions(client, bucket, lecture_id, language)
+    if refused not in numbers:
+        # a 409 ConditionalRequestConflict: their write is still in flight (or failed)
+        raise VersionConflict(f"{lecture_id} {language}: someone else is saving version {refused} right now; "
+                              "wait a moment, reload, bring your changes over, and save again")
+    newer = [load_version(client, bucket, lecture_id, language, n) for n in numbers if n > (base or 0)]
+    people = [v for v in newer if v.kind != "machine"]
+    if kind != "human" or base is None or people:
+        raise _conflict(lecture_id, language, base, people[-1] if people else newer[-1])
+    return numbers[-1] + 1
+
+
+def _renumber(track: Track, old: int, new: int) -> Track:
+    """Cues stamped with the version number first tried carry the one finally written."""
+    return replace(track, cues=tuple(replace(c, version=new) if c.origin == "human" and c.version == old else c
+                                     for c in track.cues))
+
+
+def head_version(client, bucket: str, lecture_id: str, language: str) -> TrackVersion | None:
+    """The version people work on: the newest a person saved, else the newest machine version.
+
+    A re-run of the pipeline adds machine versions after a translator's (to compare
+    with); they never become what the translator edits, approves or publishes.
+    """
+    newest = None
+    for n in reversed(list_versions(client, bucket, lecture_id, language)):
+        v = load_version(client, bucket, lecture_id, language, n)
+        newest = newest or v
+        if v.kind != "machine":
+            return v
+    return newest
 
 
 def _same_cues(a: Track, b: Track) -> bool:

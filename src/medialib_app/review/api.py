@@ -306,7 +306,10 @@ def version_create(lecture_id: str, lang: str, body: SaveBody, user: CurrentUser
                    st: ReviewState = Depends(review_state)):
     check_ids(lecture_id, lang)
     v = save_version(st, st.db, lecture_id, lang, body.cues, base=body.base_version, user=user, message=body.message)
-    return _json({"version": v.number, "track": track_to_dict(v.track)})
+    # Only the cues this version stamped (new or changed: their provenance is new); the editor holds
+    # the rest already, and repeating a 1,500-cue track on every save cost more than the save.
+    changed = [cue_to_dict(c) for c in v.track.cues if c.version == v.number]
+    return _json({"version": v.number, "changed": changed})
 
 
 def _json(data, status: int = 200) -> Response:

@@ -25,7 +25,7 @@ from medialib import keys, review, storage
 from medialib.config import Settings, StorageOptions
 from medialib.errors import InputError, NotFoundError
 from medialib.review import TrackVersion
-from medialib.subtitles import Track, codec, cue_from_dict, qc, speller_for, track_from_dict
+from medialib.subtitles import Cue, Track, codec, cue_from_dict, qc, speller_for, track_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -202,10 +202,22 @@ def live(opts: StorageOptions, lecture_id: str, lang: str) -> review.LivePointer
 
 
 def track_from_cues(cues: list[dict], language: str, like: Track | None) -> Track:
-    """A track from the editor's cue dicts; a bad cue is the user's mistake (422) with its message."""
+    """A track from the editor's cue dicts; a bad cue is the user's mistake (422) with its message.
+
+    A cue whose id, times and text are like's is like's cue itself: provenance keeps it
+    anyway (apply_provenance), and most of a save's cues are untouched, so they are not built again.
+    """
+    before = {c.id: c for c in like.cues} if like else {}
+
+    def cue(d) -> Cue:
+        old = before.get(d.get("id")) if isinstance(d, dict) else None
+        if old is not None and (old.start_ms, old.end_ms, old.text) == (d.get("start_ms"), d.get("end_ms"), d.get("text")):
+            return old
+        return cue_from_dict(d)
+
     try:
         return Track(language=language, origin=like.origin if like else "human", model=like.model if like else "",
-                     cues=tuple(cue_from_dict(c) for c in cues))
+                     cues=tuple(cue(c) for c in cues))
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"cues: {e}") from None
 

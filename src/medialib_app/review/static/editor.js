@@ -975,9 +975,12 @@
       if (res.ok) {
         closeConflict();
         baseVersion = res.body.version;
-        if (cues === sent && res.body.track && res.body.track.cues.length === cues.length) {
-          // The server's copy carries provenance (origin, editor, version); texts are ours.
-          cues = res.body.track.cues.slice();
+        if (cues === sent && res.body.changed) {
+          // The cues this version changed come back with their provenance (origin, editor, version,
+          // risk cleared); texts are ours, and the other cues are unchanged.
+          var stamped = {};
+          res.body.changed.forEach(function (c) { stamped[c.id] = c; });
+          cues = cues.map(function (c) { return stamped[c.id] || c; });
         }
         versionDirty = false;
         draftPending = false;
