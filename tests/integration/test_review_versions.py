@@ -62,3 +62,23 @@ def test_a_stale_base_names_the_newest_and_a_missing_base_leaves_no_gap(s3_clien
     with pytest.raises(NotFoundError):
         review.create_version(s3_client, bucket, lecture, "en", track, base=7, author="vera")
     assert review.list_versions(s3_client, bucket, lecture, "en") == (1, 2, 3)
+
+
+def test_a_rerun_adds_a_machine_version_that_never_displaces_the_translators(s3_client, s3_server):
+    """A re-run's machine output goes after a person's version; their line of work goes on past it."""
+    lecture = f"2024-05-01-rerun-{uuid.uuid4().hex[:6]}"
+    bucket = s3_server.archive_bucket
+    first = Track(language="en", origin="asr", model="whisper-base", cues=(Cue(0, 1500, "Good morning."),))
+    review.record_machine_version(s3_client, bucket, lecture, first)
+    mine = Track(language="en", origin="asr", cues=(Cue(0, 1500, "Good morning, all.", id="c00001"),))
+    v2 = review.create_version(s3_client, bucket, lecture, "en", mine, base=1, author="anna")
+    better = Track(language="en", origin="asr", model="whisper-small", cues=(Cue(0, 1400, "Good morning, y'all."),))
+    assert review.record_machine_version(s3_client, bucket, lecture, better).number == 3
+    assert review.head_version(s3_client, bucket, lecture, "en") == v2          # what anna edits and approves
+    assert review.head_number([(1, "machine"), (2, "human"), (3, "machine")]) == 2
+    again = Track(language="en", origin="asr", cues=(Cue(0, 1500, "Good morning, everyone.", id="c00001"),))
+    v4 = review.create_version(s3_client, bucket, lecture, "en", again, base=2, author="anna")
+    assert (v4.number, v4.base, v4.track.cues[0].version, v4.track.cues[0].editor) == (4, 2, 4, "anna")
+    with pytest.raises(review.VersionConflict, match="version 4 was saved by anna"):   # boris started from v2 too
+        review.create_version(s3_client, bucket, lecture, "en", mine, base=2, author="boris")
+    assert review.list_versions(s3_client, bucket, lecture, "en") == (1, 2, 3, 4)

@@ -9,6 +9,7 @@ from .store import (
     VersionConflict as VersionConflict,
     create_version as create_version,
     latest_machine_version as latest_machine_version,
+    head_number as head_number,
     head_version as head_version,
     latest_version as latest_version,
     list_versions as list_versions,

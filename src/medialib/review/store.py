@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from medialib import keys
@@ -199,19 +199,27 @@ def _renumber(track: Track, old: int, new: int) -> Track:
                                      for c in track.cues))
 
 
-def head_version(client, bucket: str, lecture_id: str, language: str) -> TrackVersion | None:
-    """The version people work on: the newest a person saved, else the newest machine version.
+def head_number(kinds) -> int | None:
+    """Of (number, kind) pairs, oldest first: the version people work on (None when there are none).
 
-    A re-run of the pipeline adds machine versions after a translator's (to compare
-    with); they never become what the translator edits, approves or publishes.
+    The newest a person saved, else the newest machine version. A re-run of the pipeline
+    adds machine versions after a translator's (to compare with); they never become what
+    the translator edits, approves or publishes.
     """
-    newest = None
+    kinds = list(kinds)
+    people = [n for n, kind in kinds if kind != "machine"]
+    return people[-1] if people else (kinds[-1][0] if kinds else None)
+
+
+def head_version(client, bucket: str, lecture_id: str, language: str) -> TrackVersion | None:
+    """The version people work on (head_number's rule), read newest first until a person's."""
+    seen = []
     for n in reversed(list_versions(client, bucket, lecture_id, language)):
         v = load_version(client, bucket, lecture_id, language, n)
-        newest = newest or v
+        seen.append(v)
         if v.kind != "machine":
             return v
-    return newest
+    return seen[0] if seen else None
 
 
 def _same_cues(a: Track, b: Track) -> bool:

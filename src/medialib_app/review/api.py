@@ -16,12 +16,12 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import Session
 
-from medialib.errors import InputError, NotFoundError
+from medialib.errors import ConflictError, InputError, NotFoundError
 from medialib.ids import check_lecture_id
 from medialib.review import TrackVersion, VersionConflict, next_state
 from medialib.subtitles import cue_to_dict, track_to_dict
@@ -205,7 +205,8 @@ def open_track(lecture_id: str, lang: str, user: CurrentUser = Depends(current_u
         raise NotFoundError(f"{lecture_id} has no {lang} subtitles; it has {', '.join(summary['languages']) or 'none'}")
     lib.ensure_machine_version(opts, lecture_id, lang)
     versions = lib.list_versions(opts, lecture_id, lang)
-    latest = lib.load_version(opts, lecture_id, lang, versions[-1]["number"]) if versions else None
+    head_n = lib.head_number(versions)
+    latest = lib.load_version(opts, lecture_id, lang, head_n) if head_n else None
     track = latest.track if latest else lib.machine_track(lecture_id, lang, opts)
     src = lib.source_track(opts, lecture_id, lang)
     source = {"language": src.language, "cues": [cue_to_dict(c) for c in src.cues]} if src else None
@@ -279,8 +280,7 @@ def save_version(st: ReviewState, db_factory, lecture_id: str, lang: str, cues: 
         row = _state_row(db, lecture_id, lang)
         next_state(row.state if row else "machine", "save", role=user.role, actor=user.name)
     if force:
-        newest = lib.version_numbers(opts, lecture_id, lang)
-        base = newest[-1] if newest else None
+        base = lib.head_number(lib.list_versions(opts, lecture_id, lang))
     like = lib.load_version(opts, lecture_id, lang, base).track if base else None
     try:   # per-cue provenance (who changed which cue, in which version) is the library's
         v = lib.create_version(opts, lecture_id, lang, lib.track_from_cues(cues, lang, like), base=base,
@@ -330,14 +330,14 @@ def qc(lecture_id: str, lang: str, body: CuesBody, user: CurrentUser = Depends(c
 
 def do_action(st: ReviewState, lecture_id: str, lang: str, action: str, *, user: CurrentUser,
               base: int | None, comment: str = "") -> dict:
-    """send | approve | return | publish | publish_unreviewed on the newest version; audited."""
+    """send | approve | return | publish | publish_unreviewed on the head version; audited."""
     opts = st.storage
     versions = lib.list_versions(opts, lecture_id, lang)
-    latest_n = versions[-1]["number"] if versions else None
+    latest_n = lib.head_number(versions)
     if base is not None and base != latest_n:
         latest = lib.load_version(opts, lecture_id, lang, latest_n) if latest_n else None
         raise VersionConflictResponse(VersionConflict(
-            f"{lecture_id} {lang}: you acted on version {base}, but the newest is {latest_n}"
+            f"{lecture_id} {lang}: you acted on version {base}, but the one in review is {latest_n}"
             + (f" ({latest.author}, {latest.created_at})" if latest else "") + "; reload and try again", latest))
     if latest_n is None:
         raise InputError(f"{lecture_id} {lang}: no version to {action}; save one first")
@@ -345,12 +345,13 @@ def do_action(st: ReviewState, lecture_id: str, lang: str, action: str, *, user:
         if action == "send":
             _require_no_other_lock(db, lecture_id, lang, user.name)
         row = _sync_state(db, lecture_id, lang, None, user.name)
+        observed = row.state
         new_state = next_state(row.state, action, role=user.role, actor=user.name,
                                last_author=lib.last_human_author(versions))
-    if action in ("publish", "publish_unreviewed"):
+    if action in ("approve", "publish", "publish_unreviewed"):   # only overlaps and bad times block
         problems = lib.blocking(lib.load_version(opts, lecture_id, lang, latest_n).track, st.settings)
         if problems:
-            raise InputError(f"cannot publish: {len(problems)} blocking problems, e.g. cue "
+            raise InputError(f"cannot {action.replace('_', ' ')}: {len(problems)} blocking problems, e.g. cue "
                              f"{problems[0].cue_id}: {problems[0].message}")
         published = lib.publish(opts, st.settings, st.home, lecture_id, lang, latest_n,
                                 approved=action == "publish", by=user.name)
@@ -360,8 +361,12 @@ def do_action(st: ReviewState, lecture_id: str, lang: str, action: str, *, user:
     else:
         detail = comment
     with transaction(st.db) as db:
-        row = _sync_state(db, lecture_id, lang, None, user.name)
-        row.state, row.updated_by, row.updated = new_state, user.name, utcnow()
+        # compare-and-set: two reviewers pressing approve and return at once cannot both win
+        changed = db.execute(update(TrackState).where(TrackState.lecture == lecture_id, TrackState.lang == lang,
+                                                      TrackState.state == observed)
+                             .values(state=new_state, updated_by=user.name, updated=utcnow())).rowcount
+        if not changed:
+            raise ConflictError(f"{lecture_id} {lang}: someone changed its state while you acted; reload and try again")
         if comment and action in ("return", "approve", "send"):
             db.add(Comment(lecture=lecture_id, lang=lang, cue_id="", author=user.name, text=comment,
                            created=utcnow(), resolved=False))
@@ -387,7 +392,7 @@ def export(lecture_id: str, lang: str, format: str = "srt", version: int | None 
     if format not in ("srt", "vtt"):
         raise InputError(f"format {format!r}: use srt or vtt")
     v = lib.load_version(st.storage, lecture_id, lang, version) if version else \
-        lib.latest_version(st.storage, lecture_id, lang)
+        lib.head_version(st.storage, lecture_id, lang)
     if v is None:
         raise NotFoundError(f"{lecture_id} {lang}: no versions yet; open it in the editor first")
     text = lib.encode_file(v.track, format, note=version_note(lecture_id, lang, v.number))
@@ -413,16 +418,16 @@ def import_file(lecture_id: str, lang: str, file: UploadFile = File(...), encodi
     summary = lib.lecture_summary(lecture_id, st.storage)
     track, _ = lib.read_file(data, file.filename or "upload", lang, st.settings, encoding=encoding or None,
                              duration_ms=summary["duration_ms"])
-    numbers = lib.version_numbers(st.storage, lecture_id, lang)
+    head = lib.head_number(lib.list_versions(st.storage, lecture_id, lang))
     cues = [cue_to_dict(c) for c in track.cues]
     with transaction(st.db) as db:
         d = db.scalar(select(Draft).where(Draft.user == user.name, Draft.lecture == lecture_id, Draft.lang == lang))
         if d is None:
             d = Draft(user=user.name, lecture=lecture_id, lang=lang, cues=[], updated=utcnow())
             db.add(d)
-        d.base_version, d.cues, d.updated = (numbers[-1] if numbers else None), cues, utcnow()
+        d.base_version, d.cues, d.updated = head, cues, utcnow()
         audit(db, user.name, "import", lecture_id, lang, None, f"{file.filename}: {len(cues)} cues into the draft")
-    return {"cues": cues, "base_version": numbers[-1] if numbers else None}
+    return {"cues": cues, "base_version": head}
 
 
 # --- comments ----------------------------------------------------------------------------------------------

@@ -259,7 +259,7 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
         versions = lib.list_versions(state.storage, lecture_id, lang)
         if not versions:
             raise NotFoundError(f"{lecture_id} {lang}: no versions yet; open the track in the editor first")
-        b = b or versions[-1]["number"]
+        b = b or lib.head_number(versions)
         a = a or lib.machine_version_number(versions) or versions[0]["number"]
         va, vb = lib.load_version(state.storage, lecture_id, lang, a), lib.load_version(state.storage, lecture_id, lang, b)
         rows = diff_rows([cue_to_dict(c) for c in va.track.cues], [cue_to_dict(c) for c in vb.track.cues])

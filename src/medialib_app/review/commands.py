@@ -91,7 +91,7 @@ def pull(settings, lecture_id: str, lang: str, *, fmt: str, version: int | None,
     st = _state(settings)
     if version is None:
         lib.ensure_machine_version(st.storage, lecture_id, lang)
-        v = lib.latest_version(st.storage, lecture_id, lang)
+        v = lib.head_version(st.storage, lecture_id, lang)
         if v is None:
             raise NotFoundError(f"{lecture_id} has no {lang} subtitles; `medialib lectures list` shows what there is")
     else:
@@ -159,15 +159,17 @@ def push(settings, lecture_id: str, lang: str, path: Path, *, encoding: str | No
     if base is None:
         base = _base_of(path, text, lecture_id, lang)
     versions = lib.list_versions(st.storage, lecture_id, lang)
+    head = lib.head_number(versions)
+    head_author = next((v["author"] for v in versions if v["number"] == head), "")
     if base is None and not force:
         if any(v["kind"] == "human" for v in versions):
             raise PushConflict(f"{path}: cannot tell which version it was pulled at (no NOTE line, no "
                                f"{path.name}.medialib.json); pass --base N, or --force to save over version "
-                               f"{versions[-1]['number']} by {versions[-1]['author']}")
-        base = versions[-1]["number"] if versions else None
+                               f"{head} by {head_author}")
+        base = head
     base_track = lib.load_version(st.storage, lecture_id, lang, base).track if base else None
     if force and versions:
-        base_track = lib.load_version(st.storage, lecture_id, lang, versions[-1]["number"]).track
+        base_track = lib.load_version(st.storage, lecture_id, lang, head).track
     track = lib.adopt_ids(base_track, track)
     from medialib.subtitles import cue_to_dict
 

@@ -155,9 +155,14 @@ def list_versions(opts: StorageOptions, lecture_id: str, lang: str) -> list[dict
     return [dict(_version_meta(opts, lecture_id, lang, n)) for n in version_numbers(opts, lecture_id, lang)]
 
 
-def latest_version(opts: StorageOptions, lecture_id: str, lang: str) -> TrackVersion | None:
-    numbers = version_numbers(opts, lecture_id, lang)
-    return load_version(opts, lecture_id, lang, numbers[-1]) if numbers else None
+def head_number(versions: list[dict]) -> int | None:
+    """The version people work on (a re-run's machine versions after a person's do not count)."""
+    return review.head_number((v["number"], v["kind"]) for v in versions)
+
+
+def head_version(opts: StorageOptions, lecture_id: str, lang: str) -> TrackVersion | None:
+    n = head_number(list_versions(opts, lecture_id, lang))
+    return load_version(opts, lecture_id, lang, n) if n else None
 
 
 def machine_version_number(versions: list[dict]) -> int | None:
@@ -165,8 +170,10 @@ def machine_version_number(versions: list[dict]) -> int | None:
 
 
 def last_human_author(versions: list[dict]) -> str | None:
-    """The author of the newest version when a person wrote it (who may not approve it), else None."""
-    return versions[-1]["author"] if versions and versions[-1]["kind"] == "human" else None
+    """The author of the head version when a person wrote it (who may not approve it), else None."""
+    n = head_number(versions)
+    head = next((v for v in versions if v["number"] == n), None)
+    return head["author"] if head and head["kind"] == "human" else None
 
 
 def create_version(opts: StorageOptions, lecture_id: str, lang: str, track: Track, *, base: int | None,
@@ -189,12 +196,12 @@ def ensure_machine_version(opts: StorageOptions, lecture_id: str, lang: str) -> 
 
 
 def source_track(opts: StorageOptions, lecture_id: str, lang: str) -> Track | None:
-    """The floor track shown beside lang (its newest version, else the pipeline's); None when lang is the source."""
+    """The floor track shown beside lang (its head version, else the pipeline's); None when lang is the source."""
     src_lang = lecture_summary(lecture_id, opts)["source_language"]
     if not src_lang or src_lang == lang:
         return None
-    newest = latest_version(opts, lecture_id, src_lang)
-    return newest.track if newest else machine_track(lecture_id, src_lang, opts)
+    head = head_version(opts, lecture_id, src_lang)
+    return head.track if head else machine_track(lecture_id, src_lang, opts)
 
 
 def live(opts: StorageOptions, lecture_id: str, lang: str) -> review.LivePointer | None:
