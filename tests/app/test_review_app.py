@@ -29,6 +29,9 @@ def test_logged_out_pages_redirect_and_api_answers_401(users):
     c = TestClient(users, follow_redirects=False)
     r = c.get("/lectures/x-1/en")
     assert r.status_code == 303 and r.headers["location"] == "/login?next=/lectures/x-1/en"
+    r = c.get("/lectures/x-1/en/diff?a=1&b=2")   # the page's query string survives the login
+    assert r.headers["location"] == "/login?next=/lectures/x-1/en/diff%3Fa%3D1%26b%3D2"
+    assert 'name="next" value="/lectures/x-1/en/diff?a=1&amp;b=2"' in c.get(r.headers["location"]).text
     r = c.get("/api/lectures/x-1/en")
     assert r.status_code == 401 and "log in" in r.json()["error"]
 

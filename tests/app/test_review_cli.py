@@ -71,3 +71,13 @@ def test_push_reports_the_bad_line(cli_env, s3_server, tmp_path, capsys):
     bad.write_text("1\n00:00:01,000 --> 00:00:02,000\nOne\n\n2\n00:00:03,000 -> 00:00:04,000\nTwo\n")
     assert main(["subtitles", "push", lecture, "en", str(bad), "--as", "x"]) == 2
     assert "line 6" in capsys.readouterr().err
+
+
+def test_push_with_a_sidecar_lacking_its_version_is_a_clear_error(cli_env, s3_server, tmp_path, capsys):
+    lecture = seed_lecture(s3_server, {"en": ["One.", "Two."]})
+    srt = tmp_path / "en.srt"
+    srt.write_text("1\n00:00:01,000 --> 00:00:02,000\nOne!\n")
+    (tmp_path / "en.srt.medialib.json").write_text('{"lecture_id": "%s", "language": "en"}' % lecture)
+    assert main(["subtitles", "push", lecture, "en", str(srt), "--as", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "en.srt.medialib.json: not a sidecar" in err and "--base N" in err and "KeyError" not in err

@@ -175,7 +175,8 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
     @app.exception_handler(MedialibError)
     async def medialib_error(request: Request, exc: MedialibError):
         if isinstance(exc, auth.NotLoggedIn) and not _is_api(request):
-            return RedirectResponse(f"/login?next={quote(_safe_next(request.url.path), safe='/')}", status_code=303)
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")   # e.g. the diff's ?a=&b=
+            return RedirectResponse(f"/login?next={quote(_safe_next(here), safe='/')}", status_code=303)
         if exc.http_status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         body = {"error": str(exc), **getattr(exc, "body", {})}

@@ -110,14 +110,26 @@ def pull(settings, lecture_id: str, lang: str, *, fmt: str, version: int | None,
     return 0
 
 
+def _read_sidecar(sidecar: Path) -> tuple[str | None, str | None, int]:
+    """(lecture_id, language, version) from a pull's sidecar; InputError naming the file when it is not one."""
+    try:
+        d = json.loads(sidecar.read_text(encoding="utf-8"))
+        version = d["version"]
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError
+        return d.get("lecture_id"), d.get("language"), version
+    except (ValueError, KeyError, TypeError):   # bad JSON, not an object, no or a bad "version"
+        raise InputError(f"{sidecar}: not a sidecar `medialib subtitles pull` wrote (it needs a \"version\" "
+                         "number); delete it and pass --base N with the version the file was pulled at") from None
+
+
 def _base_of(path: Path, text: str, lecture_id: str, lang: str) -> int | None:
     m = _NOTE.search(text)
     where = f"its NOTE line"
     found = (m.group(1), m.group(2), int(m.group(3))) if m else None
     sidecar = Path(f"{path}.medialib.json")
     if found is None and sidecar.is_file():
-        d = json.loads(sidecar.read_text())
-        found, where = (d.get("lecture_id"), d.get("language"), int(d["version"])), sidecar.name
+        found, where = _read_sidecar(sidecar), sidecar.name
     if found is None:
         return None
     if (found[0], found[1]) != (lecture_id, lang):
