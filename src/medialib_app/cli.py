@@ -70,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     ua.add_argument("--role", required=True, choices=["translator", "reviewer", "staff"],
                     help="translator: edit and send; reviewer: also approve others' work and publish; staff: all")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    up = us_sub.add_parser("passwd", help="change an account's password (asked twice); logs out its sessions")
+    up.add_argument("name", help="the login name")
+    up.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    ur = us_sub.add_parser("remove", help="delete an account and log out its sessions (its drafts and history stay)")
+    ur.add_argument("name", help="the login name")
     us_sub.add_parser("list", help="list accounts and their roles")
 
     rv = sub.add_parser("review", help="the translators' review web app")
@@ -230,6 +235,10 @@ def _review(args) -> int:
     if args.command == "users":
         if args.action == "add":
             return commands.users_add(settings, args.name, args.role, password_stdin=args.password_stdin)
+        if args.action == "passwd":
+            return commands.users_passwd(settings, args.name, password_stdin=args.password_stdin)
+        if args.action == "remove":
+            return commands.users_remove(settings, args.name)
         return commands.users_list(settings)
     if args.command == "review":
         return commands.serve(settings, args.host, args.port)

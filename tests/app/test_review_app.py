@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -10,7 +11,8 @@ from review_helpers import PASSWORD, csrf_of, login
 from fastapi.testclient import TestClient
 
 from medialib_app.review import db as review_db
-from medialib_app.review.models import Audit
+from medialib_app.review import auth
+from medialib_app.review.models import Audit, LoginSession
 
 
 def _open(client, lecture, lang="en"):
@@ -48,6 +50,55 @@ def test_login_logout_and_headers(users, lecture):
     r = c.post("/logout", data={"csrf_token": c.headers["X-CSRF-Token"]})
     assert r.status_code == 303
     assert c.get("/").status_code == 303
+
+
+def _stolen(app, client) -> TestClient:
+    """Another client holding a copy of client's cookie (and its CSRF token): a stolen session."""
+    thief = TestClient(app, follow_redirects=False)
+    thief.cookies.set("medialib_review", client.cookies.get("medialib_review"))
+    thief.headers["X-CSRF-Token"] = client.headers["X-CSRF-Token"]
+    return thief
+
+
+def test_logout_and_password_change_revoke_copied_cookies(users, lecture):
+    tanya = login(users, "tanya")
+    thief = _stolen(users, tanya)
+    assert thief.get("/").status_code == 200
+    assert tanya.post("/logout").status_code == 303
+    assert thief.get("/").status_code == 303 and thief.get(f"/api/lectures/{lecture}/en").status_code == 401
+    rita = login(users, "rita")
+    rita2 = login(users, "rita")   # a second browser of the same user
+    thief = _stolen(users, rita)
+    with review_db.transaction(users.state.review.db) as db:
+        assert auth.set_password(db, "rita", "a new long password") == 2
+    for c in (rita, rita2, thief):
+        assert c.get(f"/api/lectures/{lecture}/en").status_code == 401
+    with review_db.transaction(users.state.review.db) as db:
+        rows = list(db.scalars(select(LoginSession).where(LoginSession.user == "rita")))
+        assert len(rows) == 2 and all(r.revoked for r in rows) and all(len(r.id) >= 43 for r in rows)
+        assert [a.action for a in db.scalars(select(Audit).where(Audit.actor == "tanya"))] == ["login", "logout"]
+    sam = login(users, "sam")
+    with review_db.transaction(users.state.review.db) as db:
+        auth.remove_user(db, "sam")
+    assert sam.get("/").status_code == 303
+
+
+def test_session_expiry_and_last_seen_written_at_most_once_a_minute(users, lecture, monkeypatch):
+    tanya = login(users, "tanya")
+    db_factory = users.state.review.db
+
+    def row():
+        with review_db.transaction(db_factory) as db:
+            return db.scalar(select(LoginSession).where(LoginSession.user == "tanya"))
+
+    first = row().last_seen
+    assert tanya.get("/").status_code == 200 and row().last_seen == first   # a request within the minute: no write
+    later = first + timedelta(seconds=auth.LAST_SEEN_EVERY_S + 5)
+    monkeypatch.setattr(auth, "utcnow", lambda: later)
+    assert tanya.get("/").status_code == 200 and row().last_seen == later
+    max_age = users.state.review.codec.max_age_s
+    monkeypatch.setattr(auth, "utcnow", lambda: first + timedelta(seconds=max_age + 1))
+    assert tanya.get("/").status_code == 303   # the row expired (the cookie's own signature has not yet)
 
 
 def test_session_cookie_flags(users):

@@ -38,6 +38,34 @@ def test_users_add_and_list(cli_env, monkeypatch, capsys):
     assert (cli_env / "review.db").is_file()
 
 
+def test_users_passwd_and_remove_revoke_sessions(cli_env, monkeypatch, capsys):
+    from medialib.config import load_settings
+    from medialib_app.review import auth
+    from medialib_app.review.db import open_database, transaction
+
+    assert _add(monkeypatch, "olga", "translator") == 0
+    factory = open_database(load_settings().review.database())
+    with transaction(factory) as db:
+        sid = auth.start_session(db, "olga", 3600)
+    monkeypatch.setattr("sys.stdin", io.StringIO("another long password\n"))
+    assert main(["users", "passwd", "olga", "--password-stdin"]) == 0
+    assert "1 sessions logged out" in capsys.readouterr().out
+    with transaction(factory) as db:
+        assert auth.session_user(db, sid, 3600) is None
+        assert auth.authenticate(db, "olga", "another long password", "t", max_failures=5, window_s=60).name == "olga"
+        sid = auth.start_session(db, "olga", 3600)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "passwd", "olga", "--password-stdin"]) == 2
+    assert "shorter than 8" in capsys.readouterr().err
+    assert main(["users", "passwd", "nobody", "--password-stdin"]) == 2
+    assert "no user 'nobody'" in capsys.readouterr().err
+    assert main(["users", "remove", "olga"]) == 0
+    assert "removed olga; 1 sessions logged out" in capsys.readouterr().out
+    with transaction(factory) as db:
+        assert auth.session_user(db, sid, 3600) is None and auth.get_user(db, "olga") is None
+    assert main(["users", "remove", "olga"]) == 2 and "no user" in capsys.readouterr().err
+
+
 def test_pull_then_push_cp1251_srt_and_a_stale_push(cli_env, s3_server, monkeypatch, tmp_path, capsys):
     lecture = seed_lecture(s3_server, {"ru": ["Здравствуйте.", "Садитесь.", "Что вы видели?"]})
     _add(monkeypatch, "olga", "translator")

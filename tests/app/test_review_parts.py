@@ -15,7 +15,7 @@ def test_migrations_build_the_models_schema_from_empty(tmp_path):
     engine = db.make_engine(f"sqlite:///{tmp_path / 'sub' / 'r.db'}")
     db.migrate(engine)
     db.migrate(engine)   # a second start is a no-op
-    assert db.current_revision(engine) == "0001"
+    assert db.current_revision(engine) == "0002"
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)

@@ -39,7 +39,7 @@ from . import tracks as lib
 from .diff import diff_rows, format_ms
 from .context import CurrentUser, ReviewState, current_user, review_state, ui_language
 from .db import open_database, transaction, utcnow
-from .models import Lock, TrackState
+from .models import Lock, LoginSession, TrackState
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ async def csrf_guard(request: Request) -> None:
     """
     if request.method in auth.SAFE_METHODS:
         return
-    if _is_api(request) and not request.session.get("user"):
+    if _is_api(request) and not request.session.get(auth.SESSION_ID):
         return
     sent = request.headers.get(auth.CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
@@ -217,17 +217,24 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
                 error, status = str(e), e.http_status
             else:
                 audit(db, user.name, "login")
+                sid = auth.start_session(db, user.name, opts.session_max_age_s)
         if error:
             return render(request, "login.html", status=401 if status == 422 else status,
                           next=_safe_next(next), error=error, name=name)
         # A fresh session (new CSRF token) at login: a token seen before login is useless after it.
         request.session.clear()
-        request.session.update({"user": user.name})
+        request.session.update({auth.SESSION_ID: sid})
         auth.csrf_token(request.session)
         return RedirectResponse(_safe_next(next), status_code=303)
 
     @app.post("/logout")
     def logout(request: Request):
+        sid = request.session.get(auth.SESSION_ID)
+        if isinstance(sid, str) and sid:   # revoked server-side: a copy of the cookie is dead too
+            with transaction(state.db) as db:
+                if auth.revoke_sessions(db, sid=sid):
+                    who = db.scalar(select(LoginSession.user).where(LoginSession.id == sid))
+                    audit(db, who or "?", "logout")
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 

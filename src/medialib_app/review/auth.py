@@ -4,9 +4,11 @@
   verifies against a dummy hash, so the answer and its time are the same either way.
 - After `login_max_failures` failures within `login_window_s`, for one name or from one
   client address, further logins are refused (429) until the window passes.
-- The session is a cookie signed with a secret made once into $MEDIALIB_HOME
+- The session cookie is signed with a secret made once into $MEDIALIB_HOME
   (itsdangerous): http-only, SameSite=Lax, Secure when `[review] https` or when a trusted
-  proxy says the request came over https; it expires after `session_max_age_s`.
+  proxy says the request came over https. After login it carries a session id, a row of
+  the `sessions` table that logout, `medialib users passwd` and `users remove` revoke, so a
+  copied cookie stops working then, not only after `session_max_age_s` (when both expire).
 - Every session, logged in or not, carries a random CSRF token; every state-changing
   request must send it back (X-CSRF-Token header, or a csrf_token form field).
 """
@@ -23,19 +25,21 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from medialib.errors import InputError
+from medialib.errors import InputError, NotFoundError
 
 from .db import utcnow
-from .models import ROLES, LoginAttempt, User
+from .models import ROLES, LoginAttempt, LoginSession, User
 
 SESSION_COOKIE = "medialib_review"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LOGIN_FAILED = "wrong name or password"
+SESSION_ID = "sid"          # the cookie dict's key for the session row's id
+LAST_SEEN_EVERY_S = 60      # a session's last_seen is written at most this often (one UPDATE a minute, not a request)
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("medialib: no such user")   # verified when the name is unknown: same time
@@ -154,12 +158,16 @@ def check_name(name: str) -> str:
     return name
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise InputError("the password is shorter than 8 characters; choose a longer one")
+
+
 def add_user(db: Session, name: str, role: str, password: str) -> User:
     check_name(name)
     if role not in ROLES:
         raise InputError(f"role {role!r}: use one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise InputError("the password is shorter than 8 characters; choose a longer one")
+    _check_password(password)
     if db.scalar(select(User).where(User.name == name)):
         raise InputError(f"user {name!r} exists already; choose another name")
     user = User(name=name, role=role, password_hash=_hasher.hash(password), created_at=utcnow())
@@ -170,6 +178,66 @@ def add_user(db: Session, name: str, role: str, password: str) -> User:
 
 def get_user(db: Session, name: str) -> User | None:
     return db.scalar(select(User).where(User.name == name))
+
+
+def _existing_user(db: Session, name: str) -> User:
+    user = get_user(db, name)
+    if user is None:
+        raise NotFoundError(f"no user {name!r}; `medialib users list` shows the accounts")
+    return user
+
+
+def set_password(db: Session, name: str, password: str) -> int:
+    """A new password for name; every session of theirs is revoked (a stolen cookie dies with the old password).
+
+    Returns how many live sessions were revoked.
+    """
+    _check_password(password)
+    user = _existing_user(db, name)
+    user.password_hash = _hasher.hash(password)
+    return revoke_sessions(db, name)
+
+
+def remove_user(db: Session, name: str) -> int:
+    """Delete the account and revoke its sessions (its drafts, comments and audit rows stay)."""
+    db.delete(_existing_user(db, name))
+    return revoke_sessions(db, name)
+
+
+# --- sessions ---------------------------------------------------------------------------------------------
+
+def start_session(db: Session, name: str, max_age_s: int) -> str:
+    """A new session row for name; its id goes into the signed cookie. The user's expired rows are dropped."""
+    now = utcnow()
+    db.execute(delete(LoginSession).where(LoginSession.user == name,
+                                          LoginSession.created < now - timedelta(seconds=max_age_s)))
+    sid = secrets.token_urlsafe(32)
+    db.add(LoginSession(id=sid, user=name, created=now, last_seen=now, revoked=False))
+    return sid
+
+
+def session_user(db: Session, sid: str, max_age_s: int) -> tuple[str, str] | None:
+    """(name, role) for a live session id, else None (unknown, revoked, expired, or the user removed).
+
+    One lookup by primary key joined to users by its unique name; last_seen is written only when
+    it is over LAST_SEEN_EVERY_S old, so a busy editor costs one UPDATE a minute, not one a request.
+    """
+    row = db.execute(select(LoginSession.user, LoginSession.created, LoginSession.last_seen, LoginSession.revoked,
+                            User.role).join(User, User.name == LoginSession.user)
+                     .where(LoginSession.id == sid)).first()
+    now = utcnow()
+    if row is None or row.revoked or now - row.created > timedelta(seconds=max_age_s):
+        return None
+    if now - row.last_seen > timedelta(seconds=LAST_SEEN_EVERY_S):
+        db.execute(update(LoginSession).where(LoginSession.id == sid).values(last_seen=now))
+    return row.user, row.role
+
+
+def revoke_sessions(db: Session, name: str | None = None, *, sid: str | None = None) -> int:
+    """Revoke one session (sid) or all of a user's live ones (name); how many were live."""
+    where = LoginSession.id == sid if sid is not None else LoginSession.user == name
+    return db.execute(update(LoginSession).where(where, LoginSession.revoked.is_(False))
+                      .values(revoked=True)).rowcount
 
 
 def _failures(db: Session, column, value: str, window_s: int) -> int:

@@ -35,16 +35,20 @@ def _state(settings):
     return build_state(settings)
 
 
+def _read_password(name: str, password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(f"password for {name}: ")
+    if getpass.getpass("again: ") != password:
+        raise InputError("the two passwords differ; run the command again")
+    return password
+
+
 def users_add(settings, name: str, role: str, *, password_stdin: bool) -> int:
     from .auth import add_user
     from .db import open_database, transaction
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass(f"password for {name}: ")
-        if getpass.getpass("again: ") != password:
-            raise InputError("the two passwords differ; run the command again")
+    password = _read_password(name, password_stdin)
     factory = open_database(settings.review.database())
     with transaction(factory) as db:
         add_user(db, name, role, password)
@@ -52,6 +56,37 @@ def users_add(settings, name: str, role: str, *, password_stdin: bool) -> int:
 
         audit(db, getpass.getuser(), "user_add", detail=f"{name} ({role})")
     print(f"added {name} ({role})")
+    return 0
+
+
+def users_passwd(settings, name: str, *, password_stdin: bool) -> int:
+    """A new password; the user's sessions are revoked, so a copied cookie stops working now."""
+    from .api import audit
+    from .auth import get_user, set_password
+    from .db import open_database, transaction
+
+    factory = open_database(settings.review.database())
+    with transaction(factory) as db:   # an unknown name fails before the password is asked
+        if get_user(db, name) is None:
+            raise NotFoundError(f"no user {name!r}; `medialib users list` shows the accounts")
+    password = _read_password(name, password_stdin)
+    with transaction(factory) as db:
+        revoked = set_password(db, name, password)
+        audit(db, getpass.getuser(), "user_passwd", detail=f"{name}: {revoked} sessions revoked")
+    print(f"changed the password of {name}; {revoked} sessions logged out")
+    return 0
+
+
+def users_remove(settings, name: str) -> int:
+    """Delete the account and revoke its sessions; its drafts, comments and audit history stay."""
+    from .api import audit
+    from .auth import remove_user
+    from .db import open_database, transaction
+
+    with transaction(open_database(settings.review.database())) as db:
+        revoked = remove_user(db, name)
+        audit(db, getpass.getuser(), "user_remove", detail=f"{name}: {revoked} sessions revoked")
+    print(f"removed {name}; {revoked} sessions logged out")
     return 0
 
 

@@ -11,9 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from medialib.config import Settings, StorageOptions
 
 from . import i18n
-from .auth import SessionCodec, NotLoggedIn
+from .auth import SESSION_ID, NotLoggedIn, SessionCodec, session_user
 from .db import transaction
-from .models import User
 
 
 @dataclass(frozen=True)
@@ -37,16 +36,16 @@ def review_state(request: Request) -> ReviewState:
 
 
 def current_user(request: Request) -> CurrentUser:
-    """The logged-in user (checked against the database on every request), else NotLoggedIn (401/redirect)."""
-    name = request.session.get("user")
-    if name:
-        with transaction(review_state(request).db) as db:
-            from sqlalchemy import select
-
-            row = db.execute(select(User.name, User.role).where(User.name == name)).first()
-        if row:
-            return CurrentUser(row.name, row.role)
-        request.session.clear()
+    """The logged-in user: the cookie's session id names a live session row (not revoked, not expired)
+    of an existing user, checked on every request; else NotLoggedIn (401, or a redirect for pages)."""
+    sid = request.session.get(SESSION_ID)
+    if isinstance(sid, str) and sid:
+        state = review_state(request)
+        with transaction(state.db) as db:
+            found = session_user(db, sid, state.codec.max_age_s)
+        if found:
+            return CurrentUser(*found)
+        request.session.clear()   # the cookie is deleted with the answer
     raise NotLoggedIn("log in first: your session ended or you are not logged in (drafts are kept)")
 
 

@@ -1,4 +1,4 @@
-"""The review app's tables: accounts, throttling, locks, drafts, workflow states, comments, audit.
+"""The review app's tables: accounts, sessions, throttling, locks, drafts, workflow states, comments, audit.
 
 Versions themselves live in object storage (tracks/<id>/<lang>/v<N>.json); these rows
 are what a web app needs beside them. Times are timezone-aware UTC.
@@ -44,6 +44,18 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LoginSession(Base):
+    """One login: the signed cookie carries only `id`, so logout or a password change can revoke it."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_user", "user"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)   # secrets.token_urlsafe(32)
+    user: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime())   # updated at most once a minute
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class LoginAttempt(Base):
