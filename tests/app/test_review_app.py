@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from review_helpers import PASSWORD, csrf_of, login
+from review_helpers import PASSWORD, csrf_of, login, seed_lecture
 from fastapi.testclient import TestClient
 
 from medialib_app.review import db as review_db
@@ -207,10 +207,12 @@ def test_workflow_permissions_and_audit(users, lecture):
     assert r.status_code == 403 and "another reviewer" in r.json()["error"]
     r = roman.post(f"{base}/actions/approve", json={"base_version": 2})
     assert r.status_code == 409   # acting on an old version
-    r = roman.post(f"{base}/actions/return", json={"base_version": 3, "comment": "check cue 2"})
+    r = roman.post(f"{base}/actions/return", json={"base_version": 3, "comment": "check the name", "cue_id": "c00002"})
     assert r.json()["state"] == "draft"
+    assert r.json()["comment"]["cue_id"] == "c00002" and r.json()["comment"]["author"] == "roman"
     assert roman.post(f"{base}/actions/publish", json={"base_version": 3}).status_code == 409   # not approved
-    assert any(c["text"] == "check cue 2" for c in tanya.get(f"{base}/comments").json())
+    assert [(c["cue_id"], c["text"], c["resolved"]) for c in tanya.get(f"{base}/comments").json()] == \
+        [("c00002", "check the name", False)]
     with review_db.transaction(users.state.review.db) as s:
         rows = [(a.actor, a.action, a.version) for a in s.scalars(select(Audit).where(Audit.lecture == lecture)
                                                                   .order_by(Audit.id))]
@@ -229,6 +231,32 @@ def test_cue_text_with_script_is_escaped(users, lecture):
     assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page.text
     vtt = tanya.get(f"/api/lectures/{lecture}/en/export?format=vtt").text
     assert "&lt;script&gt;" in vtt and "NOTE medialib lecture=" in vtt and "version=2" in vtt
+
+
+def test_comments_on_cues_are_resolved_with_csrf_and_audited(users, lecture):
+    tanya, rita = login(users, "tanya"), login(users, "rita")
+    base = f"/api/lectures/{lecture}/en"
+    made = rita.post(f"{base}/comments", json={"cue_id": "c00003", "text": "'saw', not 'see'"}).json()
+    general = tanya.post(f"{base}/comments", json={"text": "names checked"}).json()
+    assert made["cue_id"] == "c00003" and not made["resolved"] and general["cue_id"] == ""
+    bad = tanya.post(f"{base}/comments", json={"cue_id": "c1\"><script>", "text": "x"})
+    assert bad.status_code == 422 and "cue_id" in bad.json()["error"]
+    no_token = TestClient(users, follow_redirects=False)
+    no_token.cookies.set("medialib_review", tanya.cookies.get("medialib_review"))
+    assert no_token.post(f"{base}/comments/{made['id']}/resolve").status_code == 403
+    r = tanya.post(f"{base}/comments/{made['id']}/resolve")
+    assert r.status_code == 200 and r.json()["resolved"] is True
+    assert tanya.post(f"{base}/comments/{made['id']}/resolve").json()["resolved"] is True   # again: no-op
+    other = seed_lecture(users.state.review.storage, {"en": ["One."]})
+    assert tanya.post(f"/api/lectures/{other}/en/comments/{general['id']}/resolve").status_code == 404
+    assert tanya.post(f"{base}/comments/99999/resolve").status_code == 404
+    listed = {c["id"]: c["resolved"] for c in _open(tanya, lecture)["comments"]}
+    assert listed == {made["id"]: True, general["id"]: False}
+    with review_db.transaction(users.state.review.db) as s:
+        rows = [(a.actor, a.action, a.detail) for a in s.scalars(select(Audit).where(Audit.lecture == lecture)
+                                                                 .order_by(Audit.id)) if a.action != "lock"]
+    assert rows == [("rita", "comment", "cue c00003"), ("tanya", "comment", "cue -"),
+                    ("tanya", "resolve", f"comment {made['id']} on cue c00003")]
 
 
 def test_comments_qc_import_and_language_switch(users, lecture):

@@ -36,6 +36,7 @@ router = APIRouter(prefix="/api")
 MAX_CUES = 20_000
 MAX_UPLOAD_BYTES = 5 << 20
 _LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+CUE_ID = r"^[A-Za-z0-9_-]{0,32}$"   # "" = the whole track; ids are "c00001" (machine) or "n" + hex (the editor's)
 
 
 class LockHeld(InputError):
@@ -74,10 +75,11 @@ class CuesBody(BaseModel):
 class ActionBody(BaseModel):
     base_version: int | None = None
     comment: str = Field("", max_length=5000)
+    cue_id: str = Field("", pattern=CUE_ID)   # the cue the comment is about ("" = the whole track)
 
 
 class CommentBody(BaseModel):
-    cue_id: str = Field("", max_length=32)
+    cue_id: str = Field("", pattern=CUE_ID)
     text: str = Field(min_length=1, max_length=5000)
 
 
@@ -329,8 +331,12 @@ def qc(lecture_id: str, lang: str, body: CuesBody, user: CurrentUser = Depends(c
 # --- workflow ----------------------------------------------------------------------------------------------
 
 def do_action(st: ReviewState, lecture_id: str, lang: str, action: str, *, user: CurrentUser,
-              base: int | None, comment: str = "") -> dict:
-    """send | approve | return | publish | publish_unreviewed on the head version; audited."""
+              base: int | None, comment: str = "", cue_id: str = "") -> dict:
+    """send | approve | return | publish | publish_unreviewed on the head version; audited.
+
+    A comment with send, approve or return is kept as a comment on cue_id ("" = the whole track)
+    and comes back in the answer's "comment".
+    """
     opts = st.storage
     versions = lib.list_versions(opts, lecture_id, lang)
     latest_n = lib.head_number(versions)
@@ -367,11 +373,15 @@ def do_action(st: ReviewState, lecture_id: str, lang: str, action: str, *, user:
                              .values(state=new_state, updated_by=user.name, updated=utcnow())).rowcount
         if not changed:
             raise ConflictError(f"{lecture_id} {lang}: someone changed its state while you acted; reload and try again")
-        if comment and action in ("return", "approve", "send"):
-            db.add(Comment(lecture=lecture_id, lang=lang, cue_id="", author=user.name, text=comment,
-                           created=utcnow(), resolved=False))
+        added = None
+        if comment.strip() and action in ("return", "approve", "send"):
+            added = Comment(lecture=lecture_id, lang=lang, cue_id=cue_id, author=user.name, text=comment,
+                            created=utcnow(), resolved=False)
+            db.add(added)
+            db.flush()
+            detail = f"cue {cue_id or '-'}: {comment}"
         audit(db, user.name, action, lecture_id, lang, latest_n, detail)
-    return {"state": new_state, "version": latest_n}
+        return {"state": new_state, "version": latest_n, "comment": _comment_dict(added) if added else None}
 
 
 @router.post("/lectures/{lecture_id}/{lang}/actions/{action}")
@@ -380,7 +390,8 @@ def action(lecture_id: str, lang: str, action: str, body: ActionBody, user: Curr
     check_ids(lecture_id, lang)
     if action not in ("send", "approve", "return", "publish"):
         raise NotFoundError(f"no action {action!r}; use send, approve, return or publish")
-    return do_action(st, lecture_id, lang, action, user=user, base=body.base_version, comment=body.comment)
+    return do_action(st, lecture_id, lang, action, user=user, base=body.base_version, comment=body.comment,
+                     cue_id=body.cue_id)
 
 
 # --- files -------------------------------------------------------------------------------------------------
@@ -435,6 +446,22 @@ def import_file(lecture_id: str, lang: str, file: UploadFile = File(...), encodi
 def _comment_dict(c: Comment) -> dict:
     return {"id": c.id, "cue_id": c.cue_id, "author": c.author, "text": c.text,
             "created_at": c.created.isoformat(timespec="seconds"), "resolved": c.resolved}
+
+
+@router.post("/lectures/{lecture_id}/{lang}/comments/{comment_id}/resolve")
+def comment_resolve(lecture_id: str, lang: str, comment_id: int, user: CurrentUser = Depends(current_user),
+                    st: ReviewState = Depends(review_state)):
+    """Mark a comment resolved (anyone may: the translator who fixed the cue, or the reviewer); audited once."""
+    check_ids(lecture_id, lang)
+    with transaction(st.db) as db:
+        c = db.scalar(select(Comment).where(Comment.id == comment_id, Comment.lecture == lecture_id,
+                                            Comment.lang == lang))
+        if c is None:
+            raise NotFoundError(f"{lecture_id} {lang}: no comment {comment_id}; reload the page")
+        if not c.resolved:
+            c.resolved = True
+            audit(db, user.name, "resolve", lecture_id, lang, None, f"comment {c.id} on cue {c.cue_id or '-'}")
+        return _comment_dict(c)
 
 
 @router.get("/lectures/{lecture_id}/{lang}/comments")
