@@ -232,6 +232,16 @@ def test_translator_corrects_and_learner_sees_it(app, lecture, s3_server, s3_cli
             assert _row(bob, 1).locator("textarea").evaluate("(el) => el.readOnly")
             assert _state(bob)["readOnly"]
 
+            # Read-only or not, bob comments on cue 2 (Alt+C reaches the field); the row gets a named marker.
+            _row(bob, 1).locator("textarea").click()
+            _alt_code(bob, "KeyC", "с")
+            assert bob.evaluate("() => document.activeElement.id") == "ed-comment"
+            expect(bob.locator("#ed-comment-cue")).to_have_text("On cue 2 (0:00:02.000).")
+            bob.keyboard.type("Check the name")
+            bob.click("#ed-comment-add")
+            expect(_row(bob, 1).get_by_role("img", name="Open comments: 1")).to_be_visible()
+            expect(bob.locator("#ed-comments")).to_contain_text("Cue 2, 0:00:02.000 – bob: Check the name")
+
             # Someone saves version 2 behind alice's back (as a CLI push does): her save is stale.
             v1 = review.load_version(s3_client, s3_server.archive_bucket, lid, "en", 1)
             theirs = Track("en", "asr", (Cue(0, 1900, "Caption one, from the command line", id="c00001"),
@@ -259,6 +269,14 @@ def test_translator_corrects_and_learner_sees_it(app, lecture, s3_server, s3_cli
             bob.click("#ed-approve")
             expect(bob.locator("#ed-state")).to_have_text("approved")
             _reload(alice)
+            # alice sees bob's comment: Enter on it in the panel selects its cue; she resolves it.
+            expect(_row(alice, 1).get_by_role("img", name="Open comments: 1")).to_be_visible()
+            alice.locator("#ed-comments button[data-cue]").focus()
+            alice.keyboard.press("Enter")
+            assert _state(alice)["focused"] == 1
+            alice.get_by_role("button", name="Resolve the comment by bob: Check the name").click()
+            expect(_row(alice, 1).locator(".ed-comment-mark")).to_be_hidden()
+            expect(alice.locator("#ed-comments")).to_contain_text("(resolved)")
             alice.click("#ed-publish")
             expect(alice.locator("#ed-state")).to_have_text("published", timeout=30_000)
         finally:

@@ -64,6 +64,8 @@
   var heartbeat = 0;
   var lockToken = ""; // which take of the lock is this page's (POST lock answers it)
   var conflict = null; // the 409 body while the conflict view is open
+  var comments = []; // the track's comments (the API's dicts), oldest first
+  var openByCue = new Map(); // cue id -> how many open comments it has (the rows' markers)
   var hls = null;
   var wave = null;
 
@@ -77,6 +79,7 @@
     errors: [],
     cues: function () { return cues.slice(); },
     issues: function (i) { return localIssues[i]; },
+    comments: function () { return comments.slice(); },
     state: function () {
       return {
         baseVersion: baseVersion, readOnly: readOnly, draftPending: draftPending,
@@ -224,6 +227,18 @@
     box.readOnly = readOnly;
     numberRow(row, i);
     paintChecks(i);
+    paintMarker(row);
+  }
+
+  // The comment marker of a row: shown while its cue has open comments, named for screen readers.
+  function paintMarker(row) {
+    var mark = row.children[4].children[3];
+    var count = openByCue.get(row.dataset.id) || 0;
+    if (!count) { if (!mark.hidden) mark.hidden = true; return; }
+    var label = t("comment_marker", { count: count });
+    mark.hidden = false;
+    mark.setAttribute("aria-label", label);
+    mark.title = label;
   }
 
   function numberRow(row, i) {
@@ -595,6 +610,7 @@
     if (scroll !== false) rows[i].scrollIntoView({ block: "nearest" });
     if (focusText !== false) rows[i].children[3].firstChild.focus({ preventScroll: true });
     showTimes();
+    showCommentCue();
   }
 
   function showTimes() {
@@ -663,7 +679,7 @@
 
   function scheduleLists() {
     clearTimeout(listTimer);
-    listTimer = setTimeout(renderLists, 400);
+    listTimer = setTimeout(function () { renderLists(); if (comments.length) renderComments(); showCommentCue(); }, 400);
   }
 
   function listItem(i, text, extraClass) {
@@ -1003,15 +1019,16 @@
     return before.then(function (ok) {
       if (!ok) return false;
       var body = { base_version: baseVersion };
-      if (name === "return") {
-        body.comment = $("ed-comment").value;
-        if (focused >= 0 && cues[focused]) body.cue_id = cues[focused].id;
+      var text = $("ed-comment").value.trim();
+      if (text && name !== "publish") {
+        body.comment = text;
+        body.cue_id = selectedCueId();
       }
       return request("POST", "/actions/" + name, body).then(function (res) {
         if (res.ok) {
           showState(res.body.state);
           status(t("state_now", { state: t("state_" + res.body.state) }));
-          if (name === "return") $("ed-comment").value = "";
+          if (res.body.comment) { $("ed-comment").value = ""; addToComments(res.body.comment); }
           error("");
           return true;
         }
@@ -1100,14 +1117,124 @@
 
   // ---- comments ------------------------------------------------------------------
 
+  // Anyone may comment on the selected cue at any time (read-only too: a reviewer watching a
+  // track someone else is editing); a comment with Send/Approve/Return goes to the same cue.
+
+  function selectedCueId() {
+    return focused >= 0 && cues[focused] ? cues[focused].id : "";
+  }
+
+  function showCommentCue() {
+    var el = $("ed-comment-cue");
+    var cue = cues[focused];
+    var text = focused >= 0 && cue ? t("comment_on_cue", { n: focused + 1, time: formatTime(cue.start_ms) })
+      : t("comment_no_cue");
+    if (el.textContent !== text) el.textContent = text;
+  }
+
   function showComments(list) {
+    comments = (list || []).slice();
+    renderComments();
+  }
+
+  function addToComments(c) {
+    comments = comments.filter(function (x) { return x.id !== c.id; }).concat([c]);
+    comments.sort(function (a, b) { return a.id - b.id; });
+    renderComments();
+  }
+
+  // The panel (open comments first, each with its cue's number and time) and the rows' markers.
+  function renderComments() {
+    var index = new Map();
+    for (var i = 0; i < cues.length; i++) index.set(cues[i].id, i);
+    var before = openByCue;
+    openByCue = new Map();
+    comments.forEach(function (c) {
+      if (!c.resolved && c.cue_id) openByCue.set(c.cue_id, (openByCue.get(c.cue_id) || 0) + 1);
+    });
+    var ids = new Set(Array.from(before.keys()).concat(Array.from(openByCue.keys())));
+    ids.forEach(function (id) {
+      if (before.get(id) !== openByCue.get(id) && index.has(id)) paintMarker(rows[index.get(id)]);
+    });
+    var ordered = comments.filter(function (c) { return !c.resolved; })
+      .concat(comments.filter(function (c) { return c.resolved; }));
+    var fragment = document.createDocumentFragment();
+    ordered.forEach(function (c) {
+      var li = document.createElement("li");
+      li.className = c.resolved ? "ed-comment-item ed-resolved" : "ed-comment-item";
+      var where;
+      if (c.cue_id && index.has(c.cue_id)) {
+        var k = index.get(c.cue_id);
+        where = document.createElement("button");
+        where.type = "button";
+        where.className = "ed-link";
+        where.dataset.cue = c.cue_id;
+        where.textContent = t("comment_where", { n: k + 1, time: formatTime(cues[k].start_ms) });
+      } else {
+        where = document.createElement("span");
+        where.textContent = c.cue_id ? t("comment_cue_gone", { id: c.cue_id }) : t("comment_track");
+      }
+      li.appendChild(where);
+      li.appendChild(document.createTextNode(" – " + (c.author || "") + ": " + (c.text || "") +
+        (c.resolved ? " (" + t("comment_resolved") + ")" : "")));
+      if (!c.resolved) {
+        var resolve = document.createElement("button");
+        resolve.type = "button";
+        resolve.className = "ed-resolve";
+        resolve.dataset.resolve = String(c.id);
+        resolve.textContent = t("btn_resolve");
+        resolve.setAttribute("aria-label", t("resolve_label", { author: c.author || "", text: (c.text || "").slice(0, 80) }));
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(resolve);
+      }
+      fragment.appendChild(li);
+    });
+    if (!ordered.length) {
+      var none = document.createElement("li");
+      none.textContent = t("comments_none");
+      fragment.appendChild(none);
+    }
     var ul = $("ed-comments");
     ul.textContent = "";
-    (list || []).forEach(function (c) {
-      var li = document.createElement("li");
-      li.textContent = (c.author || "") + (c.cue_id ? " [" + c.cue_id + "]" : "") + ": " + (c.text || "");
-      ul.appendChild(li);
+    ul.appendChild(fragment);
+    var open = comments.length - comments.filter(function (c) { return c.resolved; }).length;
+    $("ed-comments-count").textContent = comments.length ? "(" + open + "/" + comments.length + ")" : "";
+  }
+
+  function addComment() {
+    var text = $("ed-comment").value.trim();
+    if (!text) { error(t("comment_empty")); $("ed-comment").focus(); return Promise.resolve(false); }
+    return request("POST", "/comments", { cue_id: selectedCueId(), text: text }).then(function (res) {
+      if (!res.ok) { error(t("action_refused", { status: res.status, error: errorText(res) })); return false; }
+      $("ed-comment").value = "";
+      addToComments(res.body);
+      status(t("comment_added"));
+      error("");
+      return true;
     });
+  }
+
+  function resolveComment(id) {
+    return request("POST", "/comments/" + encodeURIComponent(id) + "/resolve", {}).then(function (res) {
+      if (!res.ok) { error(t("action_refused", { status: res.status, error: errorText(res) })); return false; }
+      addToComments(res.body);
+      error("");
+      var next = $("ed-comments").querySelector("button"); // keep the keyboard in the panel
+      if (next) next.focus();
+      return true;
+    });
+  }
+
+  function onCommentsClick(event) {
+    var resolve = event.target.closest("button[data-resolve]");
+    if (resolve) { resolveComment(resolve.dataset.resolve); return; }
+    var button = event.target.closest("button[data-cue]");
+    if (!button) return;
+    var i = -1;
+    for (var k = 0; k < cues.length; k++) if (cues[k].id === button.dataset.cue) { i = k; break; }
+    if (i < 0) return;
+    focusCue(i, true);
+    seekTo(i);
   }
 
   // ---- media ---------------------------------------------------------------------
@@ -1187,6 +1314,7 @@
     Insert: insertCue,
     Delete: deleteCue,
     KeyF: function () { $("ed-find-panel").open = true; $("ed-find").focus(); },
+    KeyC: function () { $("ed-comment").focus(); },
   };
 
   function onKey(event) {
@@ -1238,6 +1366,7 @@
     }
     $("ed-qc-list").addEventListener("click", jump);
     $("ed-risk-list").addEventListener("click", jump);
+    $("ed-comments").addEventListener("click", onCommentsClick);
     video.addEventListener("timeupdate", highlight);
     video.addEventListener("seeked", highlight);
     $("ed-audio").addEventListener("change", function () { if (hls) hls.audioTrack = Number($("ed-audio").value); });
@@ -1253,6 +1382,7 @@
       "ed-send": function () { action("send"); },
       "ed-approve": function () { action("approve"); },
       "ed-return": function () { action("return"); },
+      "ed-comment-add": addComment,
       "ed-publish": function () { action("publish"); },
     };
     Object.keys(buttons).forEach(function (id) {
@@ -1326,7 +1456,7 @@
     showComments(info.comments);
     if (!lockOk) setReadOnly(true);
     status("");
-    if (cues.length) focusCue(0, false, false);
+    if (cues.length) focusCue(0, false, false); else showCommentCue();
     api.ready = true;
     api.readyAt = performance.now();
     document.documentElement.dataset.editorReady = "1";
