@@ -79,6 +79,11 @@ def track_live(lecture_id: str, language: str) -> str:
     return f"{track_versions_prefix(lecture_id, language)}live.json"
 
 
+def track_machine(lecture_id: str, language: str) -> str:
+    """Which version the pipeline wrote last (review.store keeps it so a re-run reads one version, not all)."""
+    return f"{track_versions_prefix(lecture_id, language)}machine.json"
+
+
 def conditional_probe(token: str) -> str:
     """A scratch object for check_conditional_writes, deleted after the probe."""
     return f"{work_prefix('probes')}/conditional-{token}"

@@ -204,6 +204,13 @@ def _lectures_list() -> int:
 
 
 def _republish(args) -> int:
+    """Each lecture's result on its own line; a failed one is told with its reason and the others go on.
+
+    Exit 0 when all were republished, 1 when any failed for the operator's reasons (storage,
+    a tool), else 2 (the lectures' own: a wrong id, renditions missing from the archive).
+    """
+    from medialib.pipeline import RepublishFailure, republish_failure
+
     if args.subtitles_only:
         # in-process: a correction should reach learners in seconds, not after Prefect starts
         from medialib.config import load_settings, medialib_home
@@ -214,17 +221,33 @@ def _republish(args) -> int:
         s = load_settings()
         opts = resolve_storage(s)
         ids = [e["id"] for e in read_catalog(make_client(opts), opts)] if args.all else [args.lecture_id]
-        done = [publish_subtitles(i, opts, medialib_home(), unreviewed=s.review.unreviewed) for i in ids]
+        done = []
+        for i in ids:
+            try:
+                done.append(publish_subtitles(i, opts, medialib_home(), unreviewed=s.review.unreviewed))
+            except Exception as e:   # noqa: BLE001 - reported below; the other lectures go on
+                done.append(republish_failure(i, e))
     else:
         from medialib_flows.republish import republish_lectures
 
         done = republish_lectures(None if args.all else [args.lecture_id])
+    failed = [p for p in done if isinstance(p, RepublishFailure)]
     for p in done:
-        print(f"{p.lecture_id}: {p.uploaded_count} files sent ({p.uploaded_bytes / 1e6:.2f} MB), "
-              f"{p.skipped_count} unchanged\t{p.player_url}")
+        if isinstance(p, RepublishFailure):
+            reason = p.message if p.message.startswith(p.lecture_id) else f"{p.lecture_id}: {p.message}"
+            print(f"medialib: error: {reason}", file=sys.stderr)
+        else:
+            print(f"{p.lecture_id}: {p.uploaded_count} files sent ({p.uploaded_bytes / 1e6:.2f} MB), "
+                  f"{p.skipped_count} unchanged\t{p.player_url}")
     if not done:
         print("no lectures published yet; nothing to republish")
-    return 0
+    if not failed:
+        return 0
+    if len(done) > 1:
+        print(f"medialib: {len(failed)} of {len(done)} lectures not republished: "
+              f"{', '.join(p.lecture_id for p in failed)}; fix each as its error says and republish it",
+              file=sys.stderr)
+    return 2 if all(p.user_fault for p in failed) else 1
 
 
 def _review(args) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -243,6 +244,32 @@ def test_republish_sends_the_changed_page_only(published, storage_opts, monkeypa
     assert b"<!-- player fix -->" in fetch(published.player_url)
     assert main(["lectures", "republish", "--all"]) == 0
     assert f"{published.lecture_id}: 0 files sent" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("subtitles_only", [False, True])
+def test_republish_all_goes_on_past_a_lecture_it_cannot_republish(published, storage_opts, capsys, subtitles_only):
+    """A lecture whose renditions are not in the archive is told with its reason; the others are republished."""
+    from app.review_helpers import seed_lecture   # tests/app's helper: a publish record without renditions
+    from medialib.publish.catalog import CATALOG_KEY
+    from medialib_app.cli import main
+
+    client = storage.make_client(storage_opts)
+    catalog = storage.get_bytes(client, storage_opts.publish_bucket, CATALOG_KEY)
+    broken = seed_lecture(storage_opts, {"en": ["Hello there."]})
+    try:
+        code = main(["lectures", "republish", "--all"] + (["--subtitles-only"] if subtitles_only else []))
+        out, err = capsys.readouterr()
+    finally:   # the other tests' catalog stays as it was
+        storage.put_bytes(client, storage_opts.publish_bucket, CATALOG_KEY, catalog, content_type="application/json")
+    assert f"{published.lecture_id}: " in out and broken not in out
+    errors = err.splitlines()
+    assert errors[0].startswith(f"medialib: error: {broken}: ") and len(errors) == 2, err
+    assert re.fullmatch(rf"medialib: 1 of \d+ lectures not republished: {broken}; "
+                        "fix each as its error says and republish it", errors[1]), err
+    if subtitles_only:   # never published in full: the lecture's own state, the user's to fix (exit 2)
+        assert "republish it in full first" in errors[0] and code == 2
+    else:                # the archive lost its renditions: the operator's to fix (exit 1)
+        assert "its renditions are missing" in errors[0] and code == 1
 
 
 def test_republish_of_an_unknown_lecture_says_what_to_do(flow_harness, capsys):

@@ -152,3 +152,25 @@ def test_nobody_approves_their_own_version():
     assert review.allowed_actions("in_review", role="reviewer", actor="anna", last_author="anna") == (
         "save", "return", "publish_unreviewed")
     assert PermissionDenied.http_status == 403 and InvalidTransition.http_status == 409
+
+
+def test_the_latest_machine_version_is_two_reads_however_many_people_saved(client):
+    """machine.json names it; a store from before machine.json, or a pointer whose create never happened, is scanned."""
+    m = review.record_machine_version(client, "archive", LECTURE, track("Good morning."))
+    base = m.number
+    for i in range(6):
+        base = review.create_version(client, "archive", LECTURE, "en", track(f"Good morning {i}."), base=base,
+                                     author="anna").number
+    sent = []
+    client.meta.events.register("before-call.s3", lambda model, **_: sent.append(model.name))
+    assert review.latest_machine_version(client, "archive", LECTURE, "en") == m
+    assert sent == ["GetObject", "GetObject"]
+    # an old store: no machine.json; a pointer at a version never created, or at a person's version
+    for pointer in (None, b'{"version": 99}', b'{"version": 3}'):
+        if pointer is None:
+            client.delete_object(Bucket="archive", Key=f"tracks/{LECTURE}/en/machine.json")
+        else:
+            client.put_object(Bucket="archive", Key=f"tracks/{LECTURE}/en/machine.json", Body=pointer)
+        assert review.latest_machine_version(client, "archive", LECTURE, "en") == m
+    b = review.record_machine_version(client, "archive", LECTURE, track("Good mourning."))
+    assert b.number == 8 and review.latest_machine_version(client, "archive", LECTURE, "en") == b

@@ -9,6 +9,7 @@ from .records import (
     LectureRequest as LectureRequest,
     PublishRecord as PublishRecord,
     Published as Published,
+    RepublishFailure as RepublishFailure,
     TrackResult as TrackResult,
     TranscriptResult as TranscriptResult,
 )
@@ -40,6 +41,7 @@ from .stages import (
     plan_lecture_languages as plan_lecture_languages,
     publish_stage as publish_stage,
     publish_subtitles as publish_subtitles,
+    republish_failure as republish_failure,
     republish_lecture as republish_lecture,
     start_lecture as start_lecture,
     transcribe_stage as transcribe_stage,

@@ -84,6 +84,15 @@ class Published:
 
 
 @dataclass(frozen=True)
+class RepublishFailure:
+    """A lecture that could not be republished; a run over many goes on with the others."""
+
+    lecture_id: str
+    message: str          # the error's own message (it says what to do)
+    user_fault: bool      # an InputError (a wrong id, a lecture's missing data): exit 2; else the operator's: exit 1
+
+
+@dataclass(frozen=True)
 class Lecture:
     """A recording on its way: the request, what ingest found, and what each audio stream carries."""
 

@@ -22,7 +22,7 @@ from medialib.config import (
     SubtitleRules,
     TranslationOptions,
 )
-from medialib.errors import InputError, NotFoundError, OperatorError
+from medialib.errors import InputError, MedialibError, NotFoundError, OperatorError
 from medialib.ids import check_lecture_id, file_sha256, make_lecture_id, options_digest
 from medialib.pipeline.plan import AudioRole, LanguagePlan, check_audio_specs, parse_audio_roles, plan_languages
 from medialib.pipeline.records import (
@@ -33,6 +33,7 @@ from medialib.pipeline.records import (
     Progress,
     Published,
     PublishRecord,
+    RepublishFailure,
     TrackResult,
     TranscriptResult,
 )
@@ -437,7 +438,10 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
                                  ensure_ascii=False).encode(), content_type="application/json")
     work = work_dir_for(home, ing.sha256)
     ladder_dir = work / "published-ladder" / Path(record.ladder.prefix).name
-    storage.download_tree(client, opts.archive_bucket, record.ladder.prefix, ladder_dir)
+    if not storage.download_tree(client, opts.archive_bucket, record.ladder.prefix, ladder_dir):
+        raise OperatorError(f"{ing.lecture_id}: its renditions are missing from bucket {opts.archive_bucket!r} "
+                            f"(nothing under {record.ladder.prefix}/; was work/ cleaned up?); "
+                            "process the recording again to make them")
     tracks, hidden_notes = _published_tracks(client, opts, record, unreviewed)
     t = _load_transcript(opts, record.transcript.key) if record.transcript else None
     meta = _meta(record, t)
@@ -543,6 +547,12 @@ def republish_lecture(lecture_id: str, opts: StorageOptions, home: Path, *,
     """
     return publish_stage(load_publish_record(lecture_id, opts), opts, home, unreviewed=unreviewed,
                          progress=progress)
+
+
+def republish_failure(lecture_id: str, exc: BaseException) -> RepublishFailure:
+    """What an operator is told about one lecture a republish run could not do (the run goes on)."""
+    message = str(exc) if isinstance(exc, MedialibError) else f"{type(exc).__name__}: {exc}"
+    return RepublishFailure(lecture_id=lecture_id, message=message, user_fault=isinstance(exc, InputError))
 
 
 def lecture_report(tracks: tuple[TrackResult, ...], plans: tuple[LanguagePlan, ...]) -> dict:

@@ -2,6 +2,7 @@
 
     tracks/<lecture-id>/<lang>/v<N>.json   one version, never rewritten
     tracks/<lecture-id>/<lang>/live.json   which version learners see, and whether it is approved
+    tracks/<lecture-id>/<lang>/machine.json  {"version": N}: the machine version written last (a hint)
 
 A new version is N+1 of the version the writer started from (its base). The server
 decides who gets N+1 (If-None-Match: *), so of two writers saving on the same base one
@@ -119,7 +120,21 @@ def latest_version(client, bucket: str, lecture_id: str, language: str) -> Track
 
 
 def latest_machine_version(client, bucket: str, lecture_id: str, language: str) -> TrackVersion | None:
-    """The newest version the pipeline made (read newest first; human versions are skipped)."""
+    """The newest version the pipeline made: the one machine.json names, two reads however many people saved.
+
+    machine.json is written before each machine version is created (create_version), so
+    it names the newest machine version unless that create never happened (a crash, a
+    refusal): then the version it names is missing or a person's, and, as for stores from
+    before machine.json, the versions are read newest first until a machine one.
+    """
+    data = get_bytes(client, bucket, keys.track_machine(lecture_id, language))
+    if data is not None:
+        try:
+            v = load_version(client, bucket, lecture_id, language, int(json.loads(data)["version"]))
+        except NotFoundError:
+            v = None
+        if v is not None and v.kind == "machine":
+            return v
     for n in reversed(list_versions(client, bucket, lecture_id, language)):
         v = load_version(client, bucket, lecture_id, language, n)
         if v.kind == "machine":
@@ -165,6 +180,9 @@ def create_version(client, bucket: str, lecture_id: str, language: str, track: T
         v = TrackVersion(lecture_id=lecture_id, language=language, number=number, base=base, kind=kind,
                          author=author, created_at=now or _now(), message=message, track=track)
         body = json.dumps(version_to_dict(v), ensure_ascii=False).encode()
+        if kind == "machine":   # before the create: a crash between leaves a pointer that fails its check
+            put_bytes(client, bucket, keys.track_machine(lecture_id, language),
+                      json.dumps({"version": number}).encode(), content_type="application/json")
         if put_bytes_if_absent(client, bucket, keys.track_version(lecture_id, language, number), body,
                                "application/json"):
             log.info("%s %s: version %d saved by %s (%s)", lecture_id, language, number, author, kind)

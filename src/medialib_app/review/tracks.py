@@ -8,7 +8,9 @@ The library does the work; this module only binds it to the app's storage option
     publishing                    medialib.pipeline.publish_subtitles (subtitles only, 0 video bytes)
 What is the app's own: one boto3 client per endpoint, a cache of versions (immutable, so a
 cached one is never stale, and the version just saved is the next save's base without a
-read), the publish record cached a minute, and the count of risky cues for the queue.
+read), each track's list of version numbers reused for a few seconds (dropped on this
+process's own saves; publishing lists afresh), the publish record cached a minute, and the
+count of risky cues for the queue. A live QC check makes no S3 request once these are warm.
 """
 
 from __future__ import annotations
@@ -85,10 +87,15 @@ def machine_track(lecture_id: str, lang: str, opts: StorageOptions) -> Track | N
     tr = next((t for t in rec.tracks if t.language == lang), None)
     if tr is None:
         return None
-    data = storage.get_bytes(client_for(opts), opts.archive_bucket, tr.key)
+    return _stored_track(opts, tr.key, f"the {lang} track of {lecture_id}")
+
+
+@functools.lru_cache(maxsize=64)
+def _stored_track(opts: StorageOptions, key: str, what: str) -> Track:
+    """A pipeline track by its key (cached: a key names one content, a re-run writes a new key)."""
+    data = storage.get_bytes(client_for(opts), opts.archive_bucket, key)
     if data is None:
-        raise NotFoundError(f"{tr.key}: the {lang} track of {lecture_id} is missing from the archive bucket; "
-                            "process the lecture again")
+        raise NotFoundError(f"{key}: {what} is missing from the archive bucket; process the lecture again")
     return track_from_dict(json.loads(data))
 
 
@@ -126,8 +133,60 @@ def _cache_key(opts: StorageOptions, lecture_id: str, lang: str, n: int) -> tupl
     return (opts.endpoint_url, opts.archive_bucket, lecture_id, lang, n)
 
 
-def version_numbers(opts: StorageOptions, lecture_id: str, lang: str) -> tuple[int, ...]:
-    return review.list_versions(client_for(opts), opts.archive_bucket, lecture_id, lang)
+NUMBERS_MAX_AGE_S = 3.0   # how long a listing of version numbers is reused (other processes' saves show after it)
+
+
+class _NumbersCache:
+    """Each track's version numbers as last listed, reused for NUMBERS_MAX_AGE_S.
+
+    The live QC check asks for the source track several times a minute per editor, and
+    opening a track asked for the same listing three times; a LIST per ask is what this
+    saves. This process's own creates drop the entry (forget), so its saves show at once;
+    another process's (the CLI, the pipeline) show within NUMBERS_MAX_AGE_S. Versions
+    never disappear, so a cached list is only ever short of the newest, never wrong.
+    """
+
+    def __init__(self):
+        self.items: dict[tuple, tuple[float, tuple[int, ...]]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key, max_age_s: float) -> tuple[int, ...] | None:
+        with self.lock:
+            hit = self.items.get(key)
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < max_age_s else None
+
+    def put(self, key, numbers: tuple[int, ...], listed_at: float) -> None:
+        with self.lock:
+            if len(self.items) > 4096:
+                self.items.clear()
+            self.items[key] = (listed_at, numbers)
+
+    def forget(self, key) -> None:
+        with self.lock:
+            self.items.pop(key, None)
+
+
+_numbers = _NumbersCache()
+
+
+def _numbers_key(opts: StorageOptions, lecture_id: str, lang: str) -> tuple:
+    return (opts.endpoint_url, opts.archive_bucket, lecture_id, lang)
+
+
+def version_numbers(opts: StorageOptions, lecture_id: str, lang: str, *,
+                    max_age_s: float | None = None) -> tuple[int, ...]:
+    """The track's version numbers, ascending; a listing up to max_age_s old (NUMBERS_MAX_AGE_S) is reused.
+
+    max_age_s=0 lists now (for a decision that must see other processes' saves).
+    """
+    max_age_s = NUMBERS_MAX_AGE_S if max_age_s is None else max_age_s
+    key = _numbers_key(opts, lecture_id, lang)
+    if max_age_s > 0 and (numbers := _numbers.get(key, max_age_s)) is not None:
+        return numbers
+    listed_at = time.monotonic()   # before the LIST: the entry's age is never understated
+    numbers = review.list_versions(client_for(opts), opts.archive_bucket, lecture_id, lang)
+    _numbers.put(key, numbers, listed_at)
+    return numbers
 
 
 def load_version(opts: StorageOptions, lecture_id: str, lang: str, n: int) -> TrackVersion:
@@ -150,9 +209,10 @@ def _version_meta(opts: StorageOptions, lecture_id: str, lang: str, n: int) -> t
     return tuple(version_meta(load_version(opts, lecture_id, lang, n)).items())
 
 
-def list_versions(opts: StorageOptions, lecture_id: str, lang: str) -> list[dict]:
-    """Every version's metadata, oldest first (cached: versions never change)."""
-    return [dict(_version_meta(opts, lecture_id, lang, n)) for n in version_numbers(opts, lecture_id, lang)]
+def list_versions(opts: StorageOptions, lecture_id: str, lang: str, *, max_age_s: float | None = None) -> list[dict]:
+    """Every version's metadata, oldest first (cached: versions never change; the numbers as version_numbers)."""
+    return [dict(_version_meta(opts, lecture_id, lang, n))
+            for n in version_numbers(opts, lecture_id, lang, max_age_s=max_age_s)]
 
 
 def head_number(versions: list[dict]) -> int | None:
@@ -160,8 +220,9 @@ def head_number(versions: list[dict]) -> int | None:
     return review.head_number((v["number"], v["kind"]) for v in versions)
 
 
-def head_version(opts: StorageOptions, lecture_id: str, lang: str) -> TrackVersion | None:
-    n = head_number(list_versions(opts, lecture_id, lang))
+def head_version(opts: StorageOptions, lecture_id: str, lang: str, *,
+                 max_age_s: float | None = None) -> TrackVersion | None:
+    n = head_number(list_versions(opts, lecture_id, lang, max_age_s=max_age_s))
     return load_version(opts, lecture_id, lang, n) if n else None
 
 
@@ -180,8 +241,11 @@ def create_version(opts: StorageOptions, lecture_id: str, lang: str, track: Trac
                    author: str, kind: str = "human", message: str = "") -> TrackVersion:
     """v<base+1> written only if nobody wrote it first (store.create_version); VersionConflict otherwise."""
     base_track = load_version(opts, lecture_id, lang, base).track if base else None
-    v = review.create_version(client_for(opts), opts.archive_bucket, lecture_id, lang, track, base=base,
-                              author=author, kind=kind, message=message, base_track=base_track)
+    try:
+        v = review.create_version(client_for(opts), opts.archive_bucket, lecture_id, lang, track, base=base,
+                                  author=author, kind=kind, message=message, base_track=base_track)
+    finally:   # written or refused, the listing is out of date (a refusal means someone else wrote)
+        _numbers.forget(_numbers_key(opts, lecture_id, lang))
     _versions.put(_cache_key(opts, lecture_id, lang, v.number), v)
     return v
 
@@ -192,7 +256,10 @@ def ensure_machine_version(opts: StorageOptions, lecture_id: str, lang: str) -> 
         return
     track = machine_track(lecture_id, lang, opts)
     if track is not None:
-        review.record_machine_version(client_for(opts), opts.archive_bucket, lecture_id, track)
+        try:
+            review.record_machine_version(client_for(opts), opts.archive_bucket, lecture_id, track)
+        finally:
+            _numbers.forget(_numbers_key(opts, lecture_id, lang))
 
 
 def source_track(opts: StorageOptions, lecture_id: str, lang: str) -> Track | None:
@@ -294,10 +361,22 @@ def risky_count(track: Track | None) -> int:
 
 # --- publishing (medialib.pipeline.publish_subtitles) ------------------------------------------------------
 
+def _check_still_head(opts: StorageOptions, lecture_id: str, lang: str, version: int) -> None:
+    """VersionConflict when, listed now, a person saved after version (the caller chose it from a cached listing)."""
+    fresh = list_versions(opts, lecture_id, lang, max_age_s=0)
+    head = head_number(fresh)
+    if head is not None and head > version:
+        latest = load_version(opts, lecture_id, lang, head)
+        raise review.VersionConflict(
+            f"{lecture_id} {lang}: version {head} was saved by {latest.author} at {latest.created_at} "
+            f"after version {version}; reload, check it, and try again", latest)
+
+
 def publish(opts: StorageOptions, settings: Settings, home: Path, lecture_id: str, lang: str, version: int, *,
             approved: bool, by: str):
     """Point learners at version (live.json), then republish only the subtitles (0 video bytes)."""
     from medialib.pipeline import publish_subtitles
 
+    _check_still_head(opts, lecture_id, lang, version)
     review.set_live(client_for(opts), opts.archive_bucket, lecture_id, lang, version, approved=approved, by=by)
     return publish_subtitles(lecture_id, opts, home, languages=(lang,), unreviewed=settings.review.unreviewed)
