@@ -10,7 +10,6 @@ Here the take is run exactly between the release's read and its DELETE.
 
 from __future__ import annotations
 
-import pytest
 from review_helpers import login
 from sqlalchemy import event, select
 
@@ -19,8 +18,6 @@ from medialib_app.review.api import take_lock
 from medialib_app.review.models import Lock
 
 
-@pytest.mark.xfail(strict=True, reason="lock_release (api.py, not this branch's file) deletes by id after a "
-                                       "separate read; the fix: one DELETE ... WHERE heartbeat = the token's")
 def test_a_late_release_does_not_free_the_lock_the_reloaded_page_took(users, lecture):
     alice = login(users, "tanya")
     factory = users.state.review.db

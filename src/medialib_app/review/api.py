@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from medialib.errors import ConflictError, InputError, NotFoundError
 from medialib.ids import check_lecture_id
@@ -159,8 +159,9 @@ def lock_release(lecture_id: str, lang: str, token: str = "", user: CurrentUser 
         lock = db.scalar(select(Lock).where(Lock.lecture == lecture_id, Lock.lang == lang, Lock.holder == user.name))
         n = 0
         if lock is not None and (not token or token == lock.heartbeat.isoformat(timespec="microseconds")):
-            db.delete(lock)
-            n = 1
+            # one statement: a take that renewed the lock since the read above keeps it
+            n = db.execute(delete(Lock).where(Lock.id == lock.id, Lock.holder == user.name,
+                                              Lock.heartbeat == lock.heartbeat)).rowcount
         if n:
             audit(db, user.name, "unlock", lecture_id, lang)
     return {"released": bool(n)}
