@@ -93,7 +93,7 @@ def music(path: Path, seconds: float = 12) -> Path:
 
 
 def silence(path: Path, seconds: float = 8) -> Path:
-    ff("-f", "lavfi", "-i", f"anullsrc=r=16000:cl=mono", "-t", str(seconds), str(path))
+    ff("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", str(seconds), str(path))
     return path
 
 

@@ -37,7 +37,7 @@ from . import auth, i18n
 from .api import audit, check_ids, router
 from . import tracks as lib
 from .diff import diff_rows, format_ms
-from .context import CurrentUser, ReviewState, current_user, review_state, ui_language
+from .context import CurrentUser, ReviewState, current_user, ui_language
 from .db import open_database, transaction, utcnow
 from .models import Lock, LoginSession, TrackState
 

@@ -160,7 +160,7 @@ def _read_sidecar(sidecar: Path) -> tuple[str | None, str | None, int]:
 
 def _base_of(path: Path, text: str, lecture_id: str, lang: str) -> int | None:
     m = _NOTE.search(text)
-    where = f"its NOTE line"
+    where = "its NOTE line"
     found = (m.group(1), m.group(2), int(m.group(3))) if m else None
     sidecar = Path(f"{path}.medialib.json")
     if found is None and sidecar.is_file():
