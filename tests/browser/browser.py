@@ -144,6 +144,10 @@ def _player_page(url: str, timeout_s: float):
             context.close()
 
 
+# Public: a test that drives the page itself (clicks, keys) opens it with this.
+player_session = _player_page
+
+
 def _page_errors(state: dict, errors: list[str]) -> tuple[str, ...]:
     out = list(errors)
     for detail in state["errors"]:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import av
 import imageio_ffmpeg
 import pytest
-from browser import chromium_available, open_player
+from browser import chromium_available, open_player, player_session
 
 from medialib.errors import InputError
 from medialib.publish.page import (
@@ -122,6 +122,8 @@ def test_downloads_listed_per_language():
     page = render_player_page(info())
     hrefs = [a["href"] for t, a in parse(page).tags if t == "a"]
     assert hrefs == ["subtitles/en/v1.vtt", "subtitles/en/v1.srt", "subtitles/ru/v1.vtt", "transcript.json"]
+    # the panel reads the same (content-hashed) file the page names
+    assert json.loads(parse(page).scripts[0][1])["transcript"] == "transcript.json"
     assert '<time datetime="PT1H2M3S">1:02:03</time>' in page
     assert "Subtitles are machine-made &lt;draft&gt;." in page
 
@@ -166,6 +168,7 @@ def test_assets_are_shipped_and_hls_js_is_the_documented_version():
 # ---- in chromium ------------------------------------------------------------------
 
 DURATION_S = 12
+TRANSCRIPT = "transcript-0123456789ab.json"
 CUES = tuple(f"Caption {i} of 6" for i in range(1, 7))  # one every 2 s
 
 
@@ -239,7 +242,9 @@ def bundle(tmp_path_factory) -> Path:
         "video/360p/index.m3u8\n",
         encoding="utf-8",
     )
-    (root / "transcript.json").write_text(json.dumps({"language": "en", "cues": list(CUES)}), encoding="utf-8")
+    (root / TRANSCRIPT).write_text(json.dumps({"lecture_id": "t", "tracks": [
+        {"language": "en", "name": "English", "version": 1,
+         "cues": [[a * 1000, b * 1000, text] for a, b, text in spans]}]}), encoding="utf-8")
 
     page = PageInfo(
         title="Тестовая лекция <12 s>",
@@ -249,7 +254,7 @@ def bundle(tmp_path_factory) -> Path:
         duration_s=DURATION_S,
         master="master.m3u8",
         poster="poster.jpg",
-        transcript="transcript.json",
+        transcript=TRANSCRIPT,
         subtitles=(SubtitleLink("en", "English", "subtitles/en/v1.vtt", "subtitles/en/v1.srt", True),),
         audio_only=False,
     )
@@ -316,3 +321,59 @@ def test_bundle_plays_with_english_subtitles(served):
     assert [entry for entry in log if entry[1] >= 400] == []
     requested = {path for path, _ in log}
     assert {"/subtitles/en/index.m3u8", "/subtitles/en/v1.vtt", "/poster.jpg"} <= requested
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
+def test_transcript_marks_the_current_cue_and_seeks_on_click_and_enter(served):
+    base, log = served
+    with player_session(base + "index.html", 30.0) as (page, errors, requests):
+        page.wait_for_selector("#transcript:not([hidden]) button.cue")
+        texts = page.eval_on_selector_all("#transcript-cues .cue .text", "els => els.map(e => e.textContent)")
+        assert texts == list(CUES)
+        assert page.get_attribute("#transcript-cues", "lang") == "en"
+        # while playing, the cue on screen is the one marked current
+        page.wait_for_function("() => window.medialibPlayer.video.currentTime > 2.3")
+        page.wait_for_selector("#transcript-cues .cue[aria-current='true']")
+        marked = page.eval_on_selector_all("#transcript-cues .cue[aria-current]", "els => els.map(e => e.dataset.i)")
+        assert len(marked) == 1
+        # a click seeks to the cue's start
+        page.evaluate("() => window.medialibPlayer.video.pause()")
+        page.click("#transcript-cues .cue[data-i='4']")
+        page.wait_for_function("() => Math.abs(window.medialibPlayer.video.currentTime - 8) < 0.5")
+        page.wait_for_selector("#transcript-cues .cue[data-i='4'][aria-current='true']")
+        # so does Enter on a focused cue (keyboard only)
+        page.focus("#transcript-cues .cue[data-i='1']")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => Math.abs(window.medialibPlayer.video.currentTime - 2) < 0.5")
+        page.wait_for_selector("#transcript-cues .cue[data-i='1'][aria-current='true']")
+        assert page.locator("#transcript-cues .cue[aria-current]").count() == 1
+        # search within the lecture: matches marked, the rest hidden, the count announced
+        page.fill("#transcript-search", "caption 3")
+        page.wait_for_function("() => document.getElementById('transcript-status').textContent === '1 match'")
+        assert page.locator("#transcript-cues li:not([hidden])").count() == 1
+        assert page.inner_text("#transcript-cues li:not([hidden]) mark") == "Caption 3"
+        assert page.get_attribute("#transcript-status", "role") == "status"
+        # download as text
+        with page.expect_download() as download:
+            page.click("#transcript-download")
+        text = Path(download.value.path()).read_text(encoding="utf-8")
+        assert "[0:02] Caption 2 of 6" in text and text.startswith("Тестовая лекция")
+        # a deep link beyond the end is clamped, with no script error
+        page.evaluate("() => { window.location.hash = 't=9999'; }")
+        page.wait_for_function(f"() => window.medialibPlayer.video.currentTime > {DURATION_S - 1}")
+        page.evaluate("() => { window.location.hash = 't=0:05'; }")
+        page.wait_for_function("() => Math.abs(window.medialibPlayer.video.currentTime - 5) < 0.5")
+        state = page.evaluate("() => window.medialibPlayer.errors")
+    assert errors == [] and state == []
+    assert (f"/{TRANSCRIPT}", 200) in log
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
+def test_deep_link_beyond_the_end_starts_near_the_end_without_error(served):
+    base, _ = served
+    with player_session(base + "index.html#t=99999", 30.0) as (page, errors, requests):
+        page.wait_for_function(f"() => window.medialibPlayer.video.currentTime > {DURATION_S - 1}")
+        assert page.evaluate("() => window.medialibPlayer.video.currentTime") <= DURATION_S
+    assert errors == []

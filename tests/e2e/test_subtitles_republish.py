@@ -66,6 +66,9 @@ def test_a_correction_republishes_only_the_subtitles_and_survives_a_rerun(s3_ser
     assert "Good mornin." in text("subtitles/en/v1.vtt")
     segments = {k: e for k, e in _objects(s3_client, pub, f"{prefix}/video/").items() if not k.endswith(".m3u8")}
     assert segments
+    panel_v1 = json.loads(text("manifest.json"))["transcript"]
+    assert f'"transcript":"{panel_v1}"' in text("index.html")
+    assert json.loads(text(panel_v1))["tracks"][0]["cues"][0] == [0, 1500, "Good mornin."]
 
     # a translator corrects cue 1, a reviewer approves: version 2, live
     v1 = review.load_version(s3_client, arch, lid, "en", 1)
@@ -89,6 +92,11 @@ def test_a_correction_republishes_only_the_subtitles_and_survives_a_rerun(s3_ser
         ("c00001", "human", "anna", 2, 0.0, []), ("c00002", "asr", None, 0, 0.1, [])]
     manifest = json.loads(text("manifest.json"))
     assert [(s["version"], s["machine_made"]) for s in manifest["subtitles"]] == [(2, False)]
+    # the panel's transcript changed name with the subtitles, in the same page; the old one stays for cached pages
+    panel_v2 = manifest["transcript"]
+    assert panel_v2 != panel_v1 and f'"transcript":"{panel_v2}"' in text("index.html")
+    assert json.loads(text(panel_v2))["tracks"][0]["cues"][0] == [0, 1500, "Good morning."]
+    assert "Good mornin." in text(panel_v1)
     again = stages.publish_subtitles(lid, s3_server, home)
     assert again.uploaded_count == 0 and again.video_bytes == 0          # nothing changed, nothing sent
 

@@ -7,6 +7,7 @@ subtitle-only groups, AUTOSELECT, or cues that span segments (see DESIGN.md).
 Bundle layout (mirrors lectures/<lecture-id>/ in the publish bucket):
 
     master.m3u8, manifest.json, index.html, transcript.json, poster.jpg, player assets
+    transcript-<sha256-12>.json                                  (the player's transcript panel)
     video/<rendition>/index.m3u8, init_<n>.mp4, seg_<n>.m4s     (video/audio/ for the audio)
     subtitles/<lang>/index.m3u8, v<N>.vtt, v<N>.srt              (N: the track version)
 
@@ -15,6 +16,7 @@ Bundle layout (mirrors lectures/<lecture-id>/ in the publish bucket):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -121,6 +123,31 @@ def transcript_cue(c, t: Track) -> dict:
             "risk": None if c.risk is None else round(c.risk, 3), "flags": list(c.flags)}
 
 
+def learner_transcript(lecture_id: str, tracks: tuple[PublishedTrack, ...] | list[PublishedTrack]) -> bytes:
+    """The player's transcript panel: every published language's cues as [start_ms, end_ms, text].
+
+    Only what learners read (no words, risks or editors: those stay in transcript.json for
+    reviewers), compact, so a 90-minute lecture's panel is one small request.
+    """
+    doc = {"lecture_id": lecture_id,
+           "tracks": [{"language": e.track.language, "name": e.name, "version": e.version,
+                       "cues": [[c.start_ms, c.end_ms, c.text] for c in e.track.cues]} for e in tracks]}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def write_learner_transcript(out_dir: Path, lecture_id: str, tracks) -> str:
+    """Write `transcript-<sha256-12>.json` and return its name.
+
+    Named by its content, so a subtitles-only republish gives the page a new name in the
+    same PUT that changes index.html: the panel and the subtitles never disagree, and a
+    cached old page keeps reading the old file (old names stay in the bucket).
+    """
+    data = learner_transcript(lecture_id, tracks)
+    name = f"transcript-{hashlib.sha256(data).hexdigest()[:12]}.json"
+    (Path(out_dir) / name).write_bytes(data)
+    return name
+
+
 def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: Ladder,
                       tracks: tuple[PublishedTrack, ...], transcript: Transcript | None, *,
                       master: Callable[[list[tuple]], str], first_pts_s: float, poster: bool,
@@ -166,10 +193,11 @@ def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder:
                     "cues": [transcript_cue(c, e.track) for c in e.track.cues]} for e in ordered],
     }
     (out_dir / "transcript.json").write_text(json.dumps(transcript_doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    transcript_name = write_learner_transcript(out_dir, meta.lecture_id, ordered)
 
     page = PageInfo(title=meta.title, speaker=meta.speaker, event=meta.event, language=main_lang,
                     duration_s=duration, master="master.m3u8", poster="poster.jpg" if poster else None,
-                    transcript="transcript.json", subtitles=tuple(links), audio_only=not ladder.video,
+                    transcript=transcript_name, subtitles=tuple(links), audio_only=not ladder.video,
                     notes=tuple(notes))
     (out_dir / "index.html").write_text(render_player_page(page), encoding="utf-8")
     for asset in player_assets():
@@ -199,6 +227,7 @@ def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder:
         "report": report or {},
         "master": "master.m3u8",
         "player": "index.html",
+        "transcript": transcript_name,
         "poster": page.poster,
         "medialib": __version__,
     }

@@ -59,7 +59,7 @@ class PageInfo:
     duration_s: float
     master: str  # "master.m3u8"
     poster: str | None  # "poster.jpg"
-    transcript: str | None  # "transcript.json"
+    transcript: str | None  # "transcript-<sha256-12>.json": the panel's cues (bundle.learner_transcript)
     subtitles: tuple[SubtitleLink, ...]
     audio_only: bool
     notes: tuple[str, ...] = ()  # notices for the learner, shown above the player

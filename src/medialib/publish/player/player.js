@@ -64,20 +64,48 @@
   var chosen = initialLanguage();
   select.value = chosen;
 
-  // "#t=90" (a media-fragment style link) starts at 90 s, so a moment can be shared.
-  function startTime() {
-    var m = /(?:^#|&)t=(\d+(?:\.\d+)?)/.exec(window.location.hash);
-    return m ? parseFloat(m[1]) : 0;
+  // "#t=90", "#t=1:30" or "#t=1m30s" (a media-fragment style link) starts there, so a
+  // moment can be shared. A time beyond the end is clamped to just before the end.
+  function hashTime() {
+    var m = /(?:^#|&)t=([0-9hms:.]+)/.exec(window.location.hash);
+    if (!m) return null;
+    var v = m[1], secs = NaN;
+    if (/^\d+(\.\d+)?$/.test(v)) secs = parseFloat(v);
+    else if (/^(\d+:){1,2}\d+(\.\d+)?$/.test(v)) {
+      secs = v.split(":").reduce(function (acc, part) { return acc * 60 + parseFloat(part); }, 0);
+    } else {
+      var hms = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(v);
+      if (hms && v) secs = (+hms[1] || 0) * 3600 + (+hms[2] || 0) * 60 + (+hms[3] || 0);
+    }
+    return isFinite(secs) && secs >= 0 ? secs : null;
   }
 
-  var start = startTime();
-  if (start > 0) {
-    video.addEventListener("loadedmetadata", function () {
-      video.currentTime = Math.min(start, video.duration || start);
-    }, { once: true });
+  function mediaEnd() {
+    var d = video.duration;
+    return isFinite(d) && d > 0 ? d : lecture.duration_s;
   }
+
+  function seekTo(seconds) {
+    var end = mediaEnd();
+    var t = Math.max(0, end > 0 ? Math.min(seconds, Math.max(0, end - 0.25)) : seconds);
+    if (video.readyState >= 1) {
+      video.currentTime = t;
+    } else {
+      video.addEventListener("loadedmetadata", function () { seekTo(seconds); }, { once: true });
+    }
+  }
+  api.seekTo = seekTo;
+
+  var start = hashTime();
+  if (start) seekTo(start);
+  window.addEventListener("hashchange", function () {
+    var t = hashTime();
+    if (t !== null) seekTo(t);
+  });
 
   var src = lecture.master;
+  var transcript = transcriptPanel();
+  select.addEventListener("change", function () { transcript.follow(select.value); });
 
   if (window.Hls && window.Hls.isSupported()) {
     playWithHlsJs();
@@ -186,6 +214,7 @@
     hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, function (event, data) {
       var track = data.id >= 0 ? hls.subtitleTracks[data.id] : null;
       select.value = track && offered(track.lang) ? track.lang : "off";
+      transcript.follow(select.value);
     });
 
     select.addEventListener("change", function () {
@@ -258,6 +287,7 @@
         if (tracks[i].mode === "showing" && offered(tracks[i].language)) showing = tracks[i].language;
       }
       select.value = showing;
+      transcript.follow(showing);
     });
 
     select.addEventListener("change", function () {
@@ -273,5 +303,190 @@
         "native HLS error: " + (err ? err.code + " " + (err.message || "") : "unknown")
       );
     });
+  }
+
+  // ---- transcript panel ---------------------------------------------------------------
+  // The cues of the chosen subtitle language as text (the default language while
+  // subtitles are off), the current one marked aria-current; a cue is a button, so a
+  // click, Enter or Space seeks there. lecture.transcript names a content-hashed file, so
+  // it always matches the subtitles this page was published with.
+  function transcriptPanel() {
+    var section = document.getElementById("transcript");
+    var list = document.getElementById("transcript-cues");
+    var search = document.getElementById("transcript-search");
+    var followBox = document.getElementById("transcript-follow");
+    var status = document.getElementById("transcript-status");
+    var none = { follow: function () {} };
+    if (!section || !list || !lecture.transcript || !window.fetch) return none;
+
+    var tracks = [];       // [{language, name, cues: [[start_ms, end_ms, text]]}]
+    var shown = null;      // the track in the list
+    var buttons = [];      // one per cue of `shown`
+    var starts = [];       // cue starts in seconds, for the binary search
+    var current = -1;
+    var wanted = null;     // the language asked for before the file arrived
+    var searchTimer = 0;
+
+    function clock(ms) {
+      var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+      var ss = ("0" + (s % 60)).slice(-2);
+      return h ? h + ":" + ("0" + m).slice(-2) + ":" + ss : m + ":" + ss;
+    }
+
+    function pick(language) {
+      var byLang = function (l) { return tracks.filter(function (t) { return t.language === l; })[0]; };
+      if (language && language !== "off" && byLang(language)) return byLang(language);
+      var preset = lecture.subtitles.filter(function (s) { return s.default; })[0];
+      return (preset && byLang(preset.language)) || byLang(lecture.language) || tracks[0] || null;
+    }
+
+    function render(track) {
+      shown = track;
+      current = -1;
+      buttons = [];
+      starts = [];
+      var frag = document.createDocumentFragment();
+      track.cues.forEach(function (c, i) {
+        var li = document.createElement("li");
+        var b = document.createElement("button");
+        b.type = "button";
+        b.className = "cue";
+        b.setAttribute("data-i", String(i));
+        var time = document.createElement("span");
+        time.className = "time";
+        time.textContent = clock(c[0]);
+        var text = document.createElement("span");
+        text.className = "text";
+        text.textContent = c[2];
+        b.appendChild(time);
+        b.appendChild(text);
+        li.appendChild(b);
+        frag.appendChild(li);
+        buttons.push(b);
+        starts.push(c[0] / 1000);
+      });
+      list.textContent = "";
+      list.lang = track.language;
+      list.appendChild(frag);
+      if (search.value) filter();
+      update();
+    }
+
+    // The cue playing now: the last that starts at or before t, if it has not ended.
+    function cueAt(t) {
+      var lo = 0, hi = starts.length - 1, found = -1;
+      while (lo <= hi) {
+        var mid = (lo + hi) >> 1;
+        if (starts[mid] <= t) { found = mid; lo = mid + 1; } else hi = mid - 1;
+      }
+      return found >= 0 && t < shown.cues[found][1] / 1000 ? found : -1;
+    }
+
+    function update() {
+      if (!shown) return;
+      var i = cueAt(video.currentTime);
+      if (i === current) return;
+      if (current >= 0 && buttons[current]) buttons[current].removeAttribute("aria-current");
+      current = i;
+      if (i < 0) return;
+      buttons[i].setAttribute("aria-current", "true");
+      if (followBox.checked && !list.contains(document.activeElement)) {
+        // Scroll the list only, never the page; offsetTop is relative to the list.
+        var b = buttons[i];
+        var top = b.offsetTop - list.clientHeight / 3;
+        if (b.offsetTop < list.scrollTop || b.offsetTop + b.offsetHeight > list.scrollTop + list.clientHeight) {
+          list.scrollTop = Math.max(0, top);
+        }
+      }
+    }
+
+    function normal(text) {
+      return text.toLocaleLowerCase().replace(/ё/g, "е");
+    }
+
+    function mark(el, text, q) {
+      el.textContent = "";
+      if (!q) { el.textContent = text; return; }
+      var low = normal(text), at = 0, k;
+      while ((k = low.indexOf(q, at)) >= 0) {
+        el.appendChild(document.createTextNode(text.slice(at, k)));
+        var m = document.createElement("mark");
+        m.textContent = text.slice(k, k + q.length);
+        el.appendChild(m);
+        at = k + q.length;
+      }
+      el.appendChild(document.createTextNode(text.slice(at)));
+    }
+
+    function filter() {
+      var q = normal(search.value.trim());
+      var hits = 0;
+      shown.cues.forEach(function (c, i) {
+        var hit = !q || normal(c[2]).indexOf(q) >= 0;
+        var b = buttons[i];
+        b.parentNode.hidden = !hit;
+        if (hit && q) hits += 1;
+        var textEl = b.lastChild;
+        if (hit && (q || textEl.firstChild !== textEl.lastChild)) mark(textEl, c[2], q);
+      });
+      status.textContent = !q ? "" : hits === 0 ? "No matches" : hits === 1 ? "1 match" : hits + " matches";
+    }
+
+    function asText() {
+      var head = [lecture.title];
+      if (lecture.speaker) head.push(lecture.speaker);
+      return head.join("\n") + "\n\n" + shown.cues.map(function (c) {
+        return "[" + clock(c[0]) + "] " + c[2];
+      }).join("\n") + "\n";
+    }
+
+    list.addEventListener("click", function (e) {
+      var b = e.target.closest ? e.target.closest("button.cue") : null;
+      if (!b) return;
+      seekTo(shown.cues[+b.getAttribute("data-i")][0] / 1000 + 0.01);
+    });
+    search.addEventListener("input", function () {
+      window.clearTimeout(searchTimer);
+      searchTimer = window.setTimeout(filter, 150);
+    });
+    document.getElementById("transcript-download").addEventListener("click", function () {
+      var url = URL.createObjectURL(new Blob([asText()], { type: "text/plain;charset=utf-8" }));
+      var a = document.createElement("a");
+      a.href = url;
+      a.download = "transcript-" + shown.language + ".txt";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      window.setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+    });
+    document.getElementById("transcript-print").addEventListener("click", function () { window.print(); });
+    video.addEventListener("timeupdate", update);
+    video.addEventListener("seeked", update);
+
+    fetch(lecture.transcript, { credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (doc) {
+        tracks = (doc && doc.tracks ? doc.tracks : []).filter(function (t) { return t.cues && t.cues.length; });
+        var track = pick(wanted || chosen);
+        if (!track) return;
+        section.hidden = false;
+        render(track);
+      })
+      .catch(function (e) {
+        console.warn("transcript not loaded: " + e);
+      });
+
+    api.transcript = { update: update, cueAt: function (t) { return cueAt(t); } };
+    return {
+      follow: function (language) {
+        wanted = language;
+        if (!tracks.length) return;
+        var track = pick(language);
+        if (track && track !== shown) render(track);
+      }
+    };
   }
 })();
