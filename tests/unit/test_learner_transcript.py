@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
-from medialib.publish.bundle import PublishedTrack, learner_transcript, write_learner_transcript
+from medialib.publish.bundle import (
+    PublishedTrack,
+    learner_transcript,
+    write_learner_transcript,
+)
 from medialib.subtitles import Cue, Track
 
 EN = Track(language="en", origin="asr", model="m", cues=(Cue(0, 1500, "Good mornin."), Cue(2000, 3500, "Ask.")))
