@@ -169,6 +169,7 @@ def test_assets_are_shipped_and_hls_js_is_the_documented_version():
 
 DURATION_S = 12
 TRANSCRIPT = "transcript-0123456789ab.json"
+RU_CUES = tuple(f"Субтитр {i} из 6" for i in range(1, 7))
 CUES = tuple(f"Caption {i} of 6" for i in range(1, 7))  # one every 2 s
 
 
@@ -244,7 +245,9 @@ def bundle(tmp_path_factory) -> Path:
     )
     (root / TRANSCRIPT).write_text(json.dumps({"lecture_id": "t", "tracks": [
         {"language": "en", "name": "English", "version": 1,
-         "cues": [[a * 1000, b * 1000, text] for a, b, text in spans]}]}), encoding="utf-8")
+         "cues": [[a * 1000, b * 1000, text] for a, b, text in spans]},
+        {"language": "ru", "name": "Русский", "version": 1,
+         "cues": [[a * 1000, b * 1000, RU_CUES[i]] for i, (a, b, _) in enumerate(spans)]}]}), encoding="utf-8")
 
     page = PageInfo(
         title="Тестовая лекция <12 s>",
@@ -376,4 +379,70 @@ def test_deep_link_beyond_the_end_starts_near_the_end_without_error(served):
     with player_session(base + "index.html#t=99999", 30.0) as (page, errors, requests):
         page.wait_for_function(f"() => window.medialibPlayer.video.currentTime > {DURATION_S - 1}")
         assert page.evaluate("() => window.medialibPlayer.video.currentTime") <= DURATION_S
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
+def test_two_languages_show_one_ru_and_one_en_line_in_overlay_and_transcript(served):
+    base, _ = served
+    with player_session(base + "index.html", 30.0) as (page, errors, requests):
+        page.wait_for_selector("#dual-label:not([hidden])")
+        page.check("#dual-toggle")
+        page.wait_for_function("() => window.medialibPlayer.video.currentTime > 2.3")
+        page.wait_for_selector("#dual-overlay:not([hidden]) p")
+        lines = page.eval_on_selector_all("#dual-overlay p", "els => els.map(e => [e.lang, e.textContent])")
+        assert [lang for lang, _ in lines] == ["ru", "en"]
+        n = int(lines[1][1].split()[1])
+        assert lines == [["ru", RU_CUES[n - 1]], ["en", CUES[n - 1]]]
+        # the native rendering is off so the cue is not shown twice
+        assert page.evaluate("() => window.medialibPlayer.hls.subtitleDisplay") is False
+        second = page.eval_on_selector_all("#transcript-cues .cue[data-i='0'] .text",
+                                           "els => els.map(e => [e.lang, e.textContent])")
+        assert second == [["en", CUES[0]], ["ru", RU_CUES[0]]]
+        # it persists over a reload
+        page.reload(wait_until="load")
+        page.wait_for_selector("#transcript-cues .cue .second")
+        assert page.is_checked("#dual-toggle")
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
+def test_speed_caption_style_and_position_persist_over_a_reload(served):
+    base, _ = served
+    with player_session(base + "index.html", 30.0) as (page, errors, requests):
+        page.select_option("#speed-select", "1.5")
+        page.select_option("#caption-size", "xl")
+        page.select_option("#caption-colors", "yb")
+        assert page.evaluate("() => window.medialibPlayer.video.playbackRate") == 1.5
+        page.wait_for_function("() => window.medialibPlayer.video.currentTime > 7")
+        page.evaluate("() => window.medialibPlayer.video.pause()")
+        page.reload(wait_until="load")
+        page.wait_for_function("() => window.medialibPlayer && window.medialibPlayer.video.readyState >= 1")
+        page.wait_for_function("() => window.medialibPlayer.video.currentTime > 5")   # resumed
+        assert page.input_value("#speed-select") == "1.5"
+        assert page.evaluate("() => window.medialibPlayer.video.playbackRate") == 1.5
+        assert page.input_value("#caption-size") == "xl" and page.input_value("#caption-colors") == "yb"
+        assert page.evaluate("() => document.getElementById('video').className") == "cap-size-xl cap-colors-yb"
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
+def test_shortcuts_act_only_while_the_player_has_focus(served):
+    base, _ = served
+    with player_session(base + "index.html", 30.0) as (page, errors, requests):
+        page.evaluate("() => window.medialibPlayer.video.pause()")
+        page.focus("#transcript-search")
+        page.keyboard.press("l")                   # typed into the search, no seek
+        assert page.input_value("#transcript-search") == "l"
+        assert page.evaluate("() => window.medialibPlayer.video.currentTime") < 2
+        page.focus("#video")
+        page.keyboard.press("l")
+        page.wait_for_function("() => window.medialibPlayer.video.currentTime > 9")
+        page.keyboard.press(">")
+        assert page.input_value("#speed-select") == "1.25"
+        page.keyboard.press("c")
+        assert page.input_value("#subtitle-select") == "off"
     assert errors == []

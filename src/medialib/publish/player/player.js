@@ -7,6 +7,7 @@
   "use strict";
 
   var STORE_KEY = "medialib.subtitleLanguage"; // "off" or a language code
+  var PREFS_KEY = "medialib.prefs"; // {speed, captionSize, captionColors, dual}
   var MAX_NETWORK_RESTARTS = 3;
 
   var lecture = JSON.parse(document.getElementById("lecture").textContent);
@@ -106,6 +107,7 @@
   var src = lecture.master;
   var transcript = transcriptPanel();
   select.addEventListener("change", function () { transcript.follow(select.value); });
+  learnerPreferences();
 
   if (window.Hls && window.Hls.isSupported()) {
     playWithHlsJs();
@@ -226,7 +228,7 @@
       }
       var index = hls.subtitleTracks.findIndex(function (t) { return t.lang === chosen; });
       if (index >= 0) {
-        hls.subtitleDisplay = true;
+        hls.subtitleDisplay = !(api.transcript && api.transcript.dualOn());
         hls.subtitleTrack = index;
       }
     });
@@ -305,6 +307,122 @@
     });
   }
 
+
+  // ---- the learner's preferences: speed, caption style, both languages, resume -----------
+  function loadPrefs() {
+    try {
+      var p = JSON.parse(window.localStorage.getItem(PREFS_KEY) || "{}");
+      return p && typeof p === "object" ? p : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function savePref(name, value) {
+    var p = loadPrefs();
+    p[name] = value;
+    try {
+      window.localStorage.setItem(PREFS_KEY, JSON.stringify(p));
+    } catch (e) {
+      /* kept for this page view only */
+    }
+  }
+
+  function learnerPreferences() {
+    var prefs = loadPrefs();
+    var player = document.getElementById("player");
+    var speed = document.getElementById("speed-select");
+    var size = document.getElementById("caption-size");
+    var colors = document.getElementById("caption-colors");
+    var dual = document.getElementById("dual-toggle");
+
+    function choose(sel, value) {
+      if (!sel || value == null) return;
+      for (var i = 0; i < sel.options.length; i++) if (sel.options[i].value === String(value)) sel.value = String(value);
+    }
+
+    function applyStyle() {
+      // Classes, not inline styles: the CSP allows only player.css.
+      [video, player].forEach(function (el) {
+        el.className = el.className.replace(/\bcap-(size|colors)-\w+\b/g, "").trim();
+        el.classList.add("cap-size-" + size.value, "cap-colors-" + colors.value);
+      });
+    }
+
+    choose(speed, prefs.speed);
+    choose(size, prefs.captionSize);
+    choose(colors, prefs.captionColors);
+    applyStyle();
+    video.playbackRate = parseFloat(speed.value) || 1;
+    video.defaultPlaybackRate = video.playbackRate;
+    // hls.js and a new source reset the rate; put it back.
+    video.addEventListener("loadedmetadata", function () { video.playbackRate = parseFloat(speed.value) || 1; });
+    speed.addEventListener("change", function () {
+      video.playbackRate = parseFloat(speed.value) || 1;
+      savePref("speed", speed.value);
+    });
+    video.addEventListener("ratechange", function () {
+      if (String(video.playbackRate) !== speed.value) choose(speed, video.playbackRate);
+    });
+    size.addEventListener("change", function () { applyStyle(); savePref("captionSize", size.value); });
+    colors.addEventListener("change", function () { applyStyle(); savePref("captionColors", colors.value); });
+    if (dual) {
+      dual.checked = !!prefs.dual;
+      transcript.dual(dual.checked);
+      dual.addEventListener("change", function () {
+        savePref("dual", dual.checked);
+        transcript.dual(dual.checked);
+      });
+    }
+
+    // Resume where the learner left off, unless a link names a moment.
+    var resumeKey = "medialib.resume." + (lecture.title + "|" + lecture.duration_s);
+    if (hashTime() === null) {
+      var at = 0;
+      try { at = parseFloat(window.localStorage.getItem(resumeKey)) || 0; } catch (e) { at = 0; }
+      if (at > 3 && at < lecture.duration_s - 3) seekTo(at); // not the very start or end
+    }
+    var lastSaved = 0;
+    function saveResume() {
+      try { window.localStorage.setItem(resumeKey, String(Math.floor(video.currentTime))); } catch (e) { /* ignore */ }
+    }
+    video.addEventListener("timeupdate", function () {
+      if (Math.abs(video.currentTime - lastSaved) >= 5) { lastSaved = video.currentTime; saveResume(); }
+    });
+    video.addEventListener("pause", saveResume);
+    window.addEventListener("pagehide", saveResume);
+
+    // Shortcuts act only while the player (the video or its overlay) has focus, so
+    // typing in the transcript search or using a screen reader is never hijacked.
+    player.addEventListener("keydown", function (e) {
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      var handled = true;
+      switch (e.key) {
+        case "k": case "K": if (video.paused) video.play().catch(function () {}); else video.pause(); break;
+        case "j": case "J": seekTo(Math.max(0, video.currentTime - 10)); break;
+        case "l": case "L": seekTo(video.currentTime + 10); break;
+        case "c": case "C":
+          select.value = select.value === "off" ? initialLanguageOn() : "off";
+          select.dispatchEvent(new Event("change"));
+          break;
+        case ">": step(1); break;
+        case "<": step(-1); break;
+        default: handled = false;
+      }
+      if (handled) e.preventDefault();
+    });
+    function step(d) {
+      var i = speed.selectedIndex + d;
+      if (i < 0 || i >= speed.options.length) return;
+      speed.selectedIndex = i;
+      speed.dispatchEvent(new Event("change"));
+    }
+    function initialLanguageOn() {
+      var preset = lecture.subtitles.filter(function (s) { return s.default; })[0] || lecture.subtitles[0];
+      return preset ? preset.language : "off";
+    }
+  }
+
   // ---- transcript panel ---------------------------------------------------------------
   // The cues of the chosen subtitle language as text (the default language while
   // subtitles are off), the current one marked aria-current; a cue is a button, so a
@@ -316,7 +434,9 @@
     var search = document.getElementById("transcript-search");
     var followBox = document.getElementById("transcript-follow");
     var status = document.getElementById("transcript-status");
-    var none = { follow: function () {} };
+    var overlay = document.getElementById("dual-overlay");
+    var dualLabel = document.getElementById("dual-label");
+    var none = { follow: function () {}, dual: function () {} };
     if (!section || !list || !lecture.transcript || !window.fetch) return none;
 
     var tracks = [];       // [{language, name, cues: [[start_ms, end_ms, text]]}]
@@ -326,6 +446,8 @@
     var current = -1;
     var wanted = null;     // the language asked for before the file arrived
     var searchTimer = 0;
+    var dualOn = false;
+    var other = null;      // the second language's track while both are shown
 
     function clock(ms) {
       var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
@@ -360,6 +482,18 @@
         text.textContent = c[2];
         b.appendChild(time);
         b.appendChild(text);
+        if (other) {
+          var second = document.createElement("span");
+          second.className = "text second";
+          second.lang = other.language;
+          second.textContent = textAt(other, (c[0] + c[1]) / 2);
+          var lines = document.createElement("span");
+          lines.className = "lines";
+          text.lang = track.language;
+          lines.appendChild(text);
+          lines.appendChild(second);
+          b.appendChild(lines);
+        }
         li.appendChild(b);
         frag.appendChild(li);
         buttons.push(b);
@@ -370,6 +504,70 @@
       list.appendChild(frag);
       if (search.value) filter();
       update();
+    }
+
+    // The text of track's cue at ms (the second line of a cue, and the overlay).
+    function textAt(track, ms) {
+      var cues = track.cues, lo = 0, hi = cues.length - 1, found = -1;
+      while (lo <= hi) {
+        var mid = (lo + hi) >> 1;
+        if (cues[mid][0] <= ms) { found = mid; lo = mid + 1; } else hi = mid - 1;
+      }
+      return found >= 0 && ms < cues[found][1] ? cues[found][2] : "";
+    }
+
+    // Both languages: the original (the lecture's language) and the translation.
+    function pairFor(track) {
+      var original = tracks.filter(function (t) { return t.language === lecture.language; })[0] || tracks[0];
+      if (track && track !== original) return [original, track];
+      return [original, tracks.filter(function (t) { return t !== original; })[0]];
+    }
+
+    var overlayText = null;
+    function showOverlay() {
+      if (!overlay) return;
+      if (!dualOn || !other) {
+        overlay.hidden = true;
+        overlayText = null;
+        return;
+      }
+      var pair = pairFor(shown), ms = video.currentTime * 1000;
+      var lines = pair.map(function (t) { return textAt(t, ms); });
+      var key = lines.join("\n");
+      if (key === overlayText) return;
+      overlayText = key;
+      overlay.textContent = "";
+      pair.forEach(function (t, i) {
+        if (!lines[i]) return;
+        var p = document.createElement("p");
+        p.lang = t.language;
+        p.className = i === 0 ? "original" : "translation";
+        p.textContent = lines[i];
+        overlay.appendChild(p);
+      });
+      overlay.hidden = !overlay.firstChild;
+    }
+
+    function setNativeDisplay(on) {
+      if (api.hls) {
+        api.hls.subtitleDisplay = on;
+      } else {
+        for (var i = 0; i < video.textTracks.length; i++) {
+          var t = video.textTracks[i];
+          if (t.mode === "showing" && !on) t.mode = "hidden";
+          else if (t.mode === "hidden" && on && t.language === chosen) t.mode = "showing";
+        }
+      }
+    }
+
+    function applyDual() {
+      if (!shown) return;
+      var pair = pairFor(shown);
+      other = dualOn && pair[1] ? (pair[0] === shown ? pair[1] : pair[0]) : null;
+      setNativeDisplay(!other);
+      render(shown);
+      overlayText = null;
+      showOverlay();
     }
 
     // The cue playing now: the last that starts at or before t, if it has not ended.
@@ -384,6 +582,7 @@
 
     function update() {
       if (!shown) return;
+      showOverlay();
       var i = cueAt(video.currentTime);
       if (i === current) return;
       if (current >= 0 && buttons[current]) buttons[current].removeAttribute("aria-current");
@@ -426,7 +625,7 @@
         var b = buttons[i];
         b.parentNode.hidden = !hit;
         if (hit && q) hits += 1;
-        var textEl = b.lastChild;
+        var textEl = b.querySelector(".text");
         if (hit && (q || textEl.firstChild !== textEl.lastChild)) mark(textEl, c[2], q);
       });
       status.textContent = !q ? "" : hits === 0 ? "No matches" : hits === 1 ? "1 match" : hits + " matches";
@@ -473,19 +672,28 @@
         var track = pick(wanted || chosen);
         if (!track) return;
         section.hidden = false;
-        render(track);
+        if (dualLabel) dualLabel.hidden = tracks.length < 2;
+        shown = track;
+        applyDual();
       })
       .catch(function (e) {
         console.warn("transcript not loaded: " + e);
       });
 
-    api.transcript = { update: update, cueAt: function (t) { return cueAt(t); } };
+    api.transcript = { update: update, dualOn: function () { return dualOn && !!other; }, cueAt: function (t) { return cueAt(t); } };
     return {
       follow: function (language) {
         wanted = language;
         if (!tracks.length) return;
         var track = pick(language);
-        if (track && track !== shown) render(track);
+        if (track && track !== shown) {
+          shown = track;
+          applyDual();
+        }
+      },
+      dual: function (on) {
+        dualOn = !!on;
+        applyDual();
       }
     };
   }
