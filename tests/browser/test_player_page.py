@@ -330,7 +330,7 @@ def test_bundle_plays_with_english_subtitles(served):
 @pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
 def test_transcript_marks_the_current_cue_and_seeks_on_click_and_enter(served):
     base, log = served
-    with player_session(base + "index.html", 30.0) as (page, errors, requests):
+    with player_session(base + "index.html", 30.0) as (page, errors, _requests):
         page.wait_for_selector("#transcript:not([hidden]) button.cue")
         texts = page.eval_on_selector_all("#transcript-cues .cue .text", "els => els.map(e => e.textContent)")
         assert texts == list(CUES)
@@ -376,7 +376,7 @@ def test_transcript_marks_the_current_cue_and_seeks_on_click_and_enter(served):
 @pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
 def test_deep_link_beyond_the_end_starts_near_the_end_without_error(served):
     base, _ = served
-    with player_session(base + "index.html#t=99999", 30.0) as (page, errors, requests):
+    with player_session(base + "index.html#t=99999", 30.0) as (page, errors, _requests):
         page.wait_for_function(f"() => window.medialibPlayer.video.currentTime > {DURATION_S - 1}")
         assert page.evaluate("() => window.medialibPlayer.video.currentTime") <= DURATION_S
     assert errors == []
@@ -386,7 +386,7 @@ def test_deep_link_beyond_the_end_starts_near_the_end_without_error(served):
 @pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
 def test_two_languages_show_one_ru_and_one_en_line_in_overlay_and_transcript(served):
     base, _ = served
-    with player_session(base + "index.html", 30.0) as (page, errors, requests):
+    with player_session(base + "index.html", 30.0) as (page, errors, _requests):
         page.wait_for_selector("#dual-label:not([hidden])")
         page.check("#dual-toggle")
         page.wait_for_function("() => window.medialibPlayer.video.currentTime > 2.3")
@@ -411,7 +411,7 @@ def test_two_languages_show_one_ru_and_one_en_line_in_overlay_and_transcript(ser
 @pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
 def test_speed_caption_style_and_position_persist_over_a_reload(served):
     base, _ = served
-    with player_session(base + "index.html", 30.0) as (page, errors, requests):
+    with player_session(base + "index.html", 30.0) as (page, errors, _requests):
         page.select_option("#speed-select", "1.5")
         page.select_option("#caption-size", "xl")
         page.select_option("#caption-colors", "yb")
@@ -432,7 +432,7 @@ def test_speed_caption_style_and_position_persist_over_a_reload(served):
 @pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
 def test_shortcuts_act_only_while_the_player_has_focus(served):
     base, _ = served
-    with player_session(base + "index.html", 30.0) as (page, errors, requests):
+    with player_session(base + "index.html", 30.0) as (page, errors, _requests):
         page.evaluate("() => window.medialibPlayer.video.pause()")
         page.focus("#transcript-search")
         page.keyboard.press("l")                   # typed into the search, no seek
