@@ -63,6 +63,9 @@ def test_a_correction_republishes_only_the_subtitles_and_survives_a_rerun(s3_ser
     first = stages.publish_stage(record, s3_server, home)
     assert first.languages == ("en",) and first.video_bytes == 0          # segments were already there
     assert 'NAME="English (machine)"' in text("master.m3u8") and "English (machine)" in text("index.html")
+    low_data = text("audio.m3u8")                       # the low-data master: audio only, same subtitle group
+    assert 'NAME="English (machine)"' in low_data and "RESOLUTION=" not in low_data
+    assert '"audio_master":"audio.m3u8"' in text("index.html")
     assert "Good mornin." in text("subtitles/en/v1.vtt")
     segments = {k: e for k, e in _objects(s3_client, pub, f"{prefix}/video/").items() if not k.endswith(".m3u8")}
     assert segments
@@ -87,6 +90,7 @@ def test_a_correction_republishes_only_the_subtitles_and_survives_a_rerun(s3_ser
     assert "\nv2.vtt\n" in text("subtitles/en/index.m3u8")
     master = text("master.m3u8")
     assert 'NAME="English",' in master and "(machine)" not in master and 'SUBTITLES="subs"' in master
+    assert 'NAME="English",' in text("audio.m3u8") and "(machine)" not in text("audio.m3u8")
     cues = json.loads(text("transcript.json"))["tracks"][0]["cues"]
     assert [(c["id"], c["origin"], c["editor"], c["version"], c["risk"], c["flags"]) for c in cues] == [
         ("c00001", "human", "anna", 2, 0.0, []), ("c00002", "asr", None, 0, 0.1, [])]

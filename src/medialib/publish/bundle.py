@@ -7,6 +7,7 @@ subtitle-only groups, AUTOSELECT, or cues that span segments (see DESIGN.md).
 Bundle layout (mirrors lectures/<lecture-id>/ in the publish bucket):
 
     master.m3u8, manifest.json, index.html, transcript.json, poster.jpg, player assets
+    audio.m3u8                         (the audio-only master for low-data mode, from master.m3u8)
     transcript-<sha256-12>.json                                  (the player's transcript panel)
     video/<rendition>/index.m3u8, init_<n>.mp4, seg_<n>.m4s     (video/audio/ for the audio)
     subtitles/<lang>/index.m3u8, v<N>.vtt, v<N>.srt              (N: the track version)
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,11 +35,11 @@ from medialib.publish.page import (
     render_player_page,
 )
 from medialib.publish.playlists import (
+    audio_only_master,
     subtitle_playlist,
     with_timestamp_map,
     write_master_playlist,
 )
-from collections.abc import Callable
 from medialib.speech.transcript import Transcript
 from medialib.subtitles.cues import Track
 from medialib.subtitles.formats import to_srt, to_webvtt
@@ -52,6 +54,8 @@ class LectureMeta:
     event: str | None = None
     language: str | None = None   # the lecture's main (floor) language
 
+
+AUDIO_MASTER = "audio.m3u8"   # the audio-only master for the player's low-data mode
 
 MACHINE_LABEL = "machine"   # "English (machine)": what learners see on unapproved machine subtitles
 MACHINE_NOTE = ("Subtitles marked \u201c(machine)\u201d were made by speech recognition or machine translation "
@@ -180,7 +184,12 @@ def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder:
         links.append(SubtitleLink(language=t.language, name=e.name, vtt=f"{base}/{vtt_name}",
                                   srt=f"{base}/{srt_name}", default=default))
 
-    (out_dir / "master.m3u8").write_text(master(subs_for_master), encoding="utf-8")
+    master_text = master(subs_for_master)
+    (out_dir / "master.m3u8").write_text(master_text, encoding="utf-8")
+    # low-data mode's audio-only master, derived from the master so their groups agree
+    audio_master = audio_only_master(master_text) if ladder.video else None
+    if audio_master:
+        (out_dir / AUDIO_MASTER).write_text(audio_master, encoding="utf-8")
     transcript_doc = {
         "lecture_id": meta.lecture_id,
         "language": transcript.language if transcript else main_lang,
@@ -198,7 +207,7 @@ def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder:
     page = PageInfo(title=meta.title, speaker=meta.speaker, event=meta.event, language=main_lang,
                     duration_s=duration, master="master.m3u8", poster="poster.jpg" if poster else None,
                     transcript=transcript_name, subtitles=tuple(links), audio_only=not ladder.video,
-                    notes=tuple(notes))
+                    notes=tuple(notes), audio_master=AUDIO_MASTER if audio_master else None)
     (out_dir / "index.html").write_text(render_player_page(page), encoding="utf-8")
     for asset in player_assets():
         shutil.copyfile(asset, out_dir / asset.name)
@@ -226,6 +235,7 @@ def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder:
         "notes": list(notes),
         "report": report or {},
         "master": "master.m3u8",
+        "audio_master": AUDIO_MASTER if audio_master else None,
         "player": "index.html",
         "transcript": transcript_name,
         "poster": page.poster,

@@ -63,6 +63,7 @@ class PageInfo:
     subtitles: tuple[SubtitleLink, ...]
     audio_only: bool
     notes: tuple[str, ...] = ()  # notices for the learner, shown above the player
+    audio_master: str | None = None  # "audio.m3u8": the audio-only master for low-data mode
 
     def __post_init__(self) -> None:
         if not self.title.strip():
@@ -70,7 +71,8 @@ class PageInfo:
         if not (math.isfinite(self.duration_s) and self.duration_s >= 0):
             raise InputError(f"player page: duration_s={self.duration_s!r} is not a non-negative number")
         _check_relative(self.master, "master playlist")
-        for value, what in ((self.poster, "poster"), (self.transcript, "transcript")):
+        for value, what in ((self.poster, "poster"), (self.transcript, "transcript"),
+                            (self.audio_master, "audio-only playlist")):
             if value is not None:
                 _check_relative(value, what)
         languages = [s.language for s in self.subtitles]

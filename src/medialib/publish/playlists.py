@@ -94,6 +94,32 @@ def patch_master_subtitles(master: str, subtitles: list[SubtitleEntry]) -> str:
     return text
 
 
+def audio_only_master(master: str) -> str | None:
+    """The low-data master (`audio.m3u8`): the master's audio-only variant alone, or None without one.
+
+    hls.js ignores audio-only variants while video variants exist, so the player's
+    low-data mode loads this instead. Derived from the master text, so it keeps the same
+    audio group and the same subtitle group: a subtitles-only republish (which patches
+    the master) rewrites it from the patched master and the two never disagree.
+    """
+    lines = master.splitlines()
+    out, variant = [], None
+    for i, line in enumerate(lines):
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            if "RESOLUTION=" not in line and i + 1 < len(lines):
+                variant = (line, lines[i + 1])
+        elif line and not line.startswith("#") and i > 0 and lines[i - 1].startswith("#EXT-X-STREAM-INF:"):
+            continue
+        else:
+            out.append(line)
+    if variant is None:
+        return None
+    out = [line for line in out if line] + list(variant)
+    text = "\n".join(out) + "\n"
+    m3u8.parse(text, strict=True)
+    return text
+
+
 def write_master_playlist(ladder: Ladder, ladder_dir: Path, subtitles: list[SubtitleEntry],
                           audio_language: str | None) -> str:
     """The master playlist text. subtitles: (language, playlist URI, default[, NAME]) in display order."""

@@ -14,13 +14,13 @@ log = logging.getLogger(__name__)
 
 
 def _publish_phase(rel: str) -> int:
-    """0 media and everything else, 1 media/subtitle playlists, 2 master.m3u8, 3 manifest.json, 4 index.html."""
+    """0 media and everything else, 1 media/subtitle playlists, 2 master.m3u8 and audio.m3u8, 3 manifest.json, 4 index.html."""
     name = PurePosixPath(rel).name
     if name == "index.html":
         return 4
     if name == "manifest.json":
         return 3
-    if name == "master.m3u8":
+    if name in ("master.m3u8", "audio.m3u8"):  # both masters: after every playlist they name
         return 2
     if name.endswith(".m3u8"):
         return 1

@@ -110,8 +110,13 @@
   learnerPreferences();
 
   if (window.Hls && window.Hls.isSupported()) {
-    playWithHlsJs();
+    lowDataMode(playWithHlsJs);
+    playWithHlsJs(0);
   } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    lowDataMode(function (at) {
+      video.src = src;
+      if (at > 0) seekTo(at);
+    });
     playNatively();
   } else {
     fail(
@@ -161,7 +166,6 @@
       );
     });
     hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, function (event, data) { showAudioTrack(data.id); });
-    listenForAudioChoice(function (index) { hls.audioTrack = index; });
   }
 
   // Safari and iOS list an HLS playlist's audio renditions in video.audioTracks; at most
@@ -193,17 +197,48 @@
     refresh();
   }
 
-  function playWithHlsJs() {
+  // Bound once: they act on whichever hls.js instance plays now (low-data mode makes a new one).
+  var hlsControlsBound = false;
+  function bindHlsControls() {
+    if (hlsControlsBound) return;
+    hlsControlsBound = true;
+    listenForAudioChoice(function (index) { if (api.hls) api.hls.audioTrack = index; });
+    select.addEventListener("change", function () {
+      var hls = api.hls;
+      chosen = select.value;
+      storeLanguage(chosen);
+      if (!hls) return;
+      if (chosen === "off") {
+        hls.subtitleTrack = -1;
+        return;
+      }
+      var index = hls.subtitleTracks.findIndex(function (t) { return t.lang === chosen; });
+      if (index >= 0) {
+        hls.subtitleDisplay = !(api.transcript && api.transcript.dualOn());
+        hls.subtitleTrack = index;
+      }
+    });
+  }
+
+  // startAt: seconds to start from (a reload for low-data mode), else the start.
+  function playWithHlsJs(startAt) {
     var Hls = window.Hls;
+    if (api.hls) api.hls.destroy();
     var config = {
       capLevelToPlayerSize: true, // a phone does not fetch the 1080p rendition
+      // Start low on a link we know nothing about: assume 500 kbit/s until segments
+      // measure the real rate, and let that estimate choose the first rung (startLevel -1).
+      abrEwmaDefaultEstimate: 500000,
+      startLevel: -1,
       subtitleDisplay: true,
       renderTextTracksNatively: true
     };
+    if (startAt > 0) config.startPosition = startAt;
     // Asking for the language up front loads only that subtitle playlist.
     if (chosen !== "off") config.subtitlePreference = { lang: chosen };
     var hls = new Hls(config);
     api.hls = hls;
+    bindHlsControls();
 
     hls.on(Hls.Events.MANIFEST_PARSED, function () {
       // Without a preference hls.js would pick the DEFAULT=YES track itself.
@@ -217,20 +252,6 @@
       var track = data.id >= 0 ? hls.subtitleTracks[data.id] : null;
       select.value = track && offered(track.lang) ? track.lang : "off";
       transcript.follow(select.value);
-    });
-
-    select.addEventListener("change", function () {
-      chosen = select.value;
-      storeLanguage(chosen);
-      if (chosen === "off") {
-        hls.subtitleTrack = -1;
-        return;
-      }
-      var index = hls.subtitleTracks.findIndex(function (t) { return t.lang === chosen; });
-      if (index >= 0) {
-        hls.subtitleDisplay = !(api.transcript && api.transcript.dualOn());
-        hls.subtitleTrack = index;
-      }
     });
 
     // hls.js retries loads itself; a fatal error means those retries ran out.
@@ -265,6 +286,28 @@
 
     hls.loadSource(src);
     hls.attachMedia(video);
+  }
+
+  // ---- low-data mode: the bundle's audio-only playlist (audio.m3u8) ---------------------
+  // hls.js ignores audio-only variants while video variants exist, so the mode loads a
+  // separate master with only the audio rendition, at the current time, and remembers it.
+  function lowDataMode(reload) {
+    var box = document.getElementById("lowdata-toggle");
+    var label = document.getElementById("lowdata-label");
+    if (!box || !lecture.audio_master || lecture.audio_only) return;
+    label.hidden = false;
+    box.checked = !!loadPrefs().audioOnly;
+    if (box.checked) src = lecture.audio_master;
+    box.addEventListener("change", function () {
+      savePref("audioOnly", box.checked);
+      src = box.checked ? lecture.audio_master : lecture.master;
+      var at = video.currentTime, playing = !video.paused && !video.ended;
+      reload(at);
+      if (playing) video.play().catch(function () {});
+      var player = document.getElementById("player");
+      player.classList.toggle("low-data", box.checked);
+    });
+    document.getElementById("player").classList.toggle("low-data", box.checked);
   }
 
   function playNatively() {
