@@ -133,6 +133,7 @@ def _cache_key(opts: StorageOptions, lecture_id: str, lang: str, n: int) -> tupl
     return (opts.endpoint_url, opts.archive_bucket, lecture_id, lang, n)
 
 
+_clock = time.monotonic   # the cache's clock (tests move it by hand)
 NUMBERS_MAX_AGE_S = 3.0   # how long a listing of version numbers is reused (other processes' saves show after it)
 
 
@@ -153,7 +154,7 @@ class _NumbersCache:
     def get(self, key, max_age_s: float) -> tuple[int, ...] | None:
         with self.lock:
             hit = self.items.get(key)
-        return hit[1] if hit is not None and time.monotonic() - hit[0] < max_age_s else None
+        return hit[1] if hit is not None and _clock() - hit[0] < max_age_s else None
 
     def put(self, key, numbers: tuple[int, ...], listed_at: float) -> None:
         with self.lock:
@@ -183,7 +184,7 @@ def version_numbers(opts: StorageOptions, lecture_id: str, lang: str, *,
     key = _numbers_key(opts, lecture_id, lang)
     if max_age_s > 0 and (numbers := _numbers.get(key, max_age_s)) is not None:
         return numbers
-    listed_at = time.monotonic()   # before the LIST: the entry's age is never understated
+    listed_at = _clock()   # before the LIST: the entry's age is never understated
     numbers = review.list_versions(client_for(opts), opts.archive_bucket, lecture_id, lang)
     _numbers.put(key, numbers, listed_at)
     return numbers
