@@ -40,7 +40,8 @@ def _hls(out: str) -> tuple[str, ...]:
             "-hls_segment_filename", f"{out}/seg_%03d.m4s", f"{out}/index.m3u8")
 
 
-def _first_pts_s(rendition: Path) -> float:
+def first_pts_s(rendition: Path) -> float:
+    """Presentation time of the first frame (AAC priming and B-frames move it off 0)."""
     probe = rendition / "first.mp4"
     probe.write_bytes((rendition / "init.mp4").read_bytes() + (rendition / "seg_000.m4s").read_bytes())
     try:
@@ -90,7 +91,7 @@ def build_ladder_bundle(root: Path, *, seconds: float = 12, rungs=((360, 600),),
             "-c:a", "aac", "-b:a", "64k", "-ac", "2", *_hls("video/audio"), cwd=root)
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360", "-frames:v", "1", "poster.jpg", cwd=root)
 
-    mpegts = round(_first_pts_s(root / "video" / variants[0][0]) * 90000)
+    mpegts = round(first_pts_s(root / "video" / variants[0][0]) * 90000)
     subs = root / "subtitles" / "en"
     subs.mkdir(parents=True)
     spans = [(2 * i, min(seconds, 2 * i + 2)) for i in range(int(seconds // 2))]

@@ -14,10 +14,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import av
 import imageio_ffmpeg
 import pytest
 from browser import chromium_available, open_player, player_session
+from ladder_bundle import first_pts_s
 
 from medialib.errors import InputError
 from medialib.publish.page import (
@@ -178,19 +178,6 @@ def _ffmpeg(*args: str, cwd: Path) -> None:
     subprocess.run(argv, cwd=cwd, check=True, stdin=subprocess.DEVNULL, timeout=120)
 
 
-def _first_video_pts_s(rendition: Path) -> float:
-    """Presentation time of the first frame (AAC priming and B-frames move it off 0)."""
-    probe = rendition / "first.mp4"
-    probe.write_bytes((rendition / "init.mp4").read_bytes() + (rendition / "seg_000.m4s").read_bytes())
-    try:
-        with av.open(str(probe)) as container:
-            stream = container.streams.video[0]
-            frame = next(container.decode(stream))
-            return float(frame.pts * stream.time_base)
-    finally:
-        probe.unlink()
-
-
 def _ts(seconds: float, sep: str) -> str:
     ms = round(seconds * 1000)
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}{sep}{ms % 1000:03d}"
@@ -219,7 +206,7 @@ def bundle(tmp_path_factory) -> Path:
     )  # fmt: skip
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360", "-frames:v", "1", "poster.jpg", cwd=root)
 
-    mpegts = round(_first_video_pts_s(rendition) * 90000)
+    mpegts = round(first_pts_s(rendition) * 90000)
     subs = root / "subtitles" / "en"
     subs.mkdir(parents=True)
     spans = [(2 * i, 2 * i + 2, text) for i, text in enumerate(CUES)]
