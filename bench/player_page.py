@@ -25,9 +25,6 @@ import json
 import shutil
 import sys
 import tempfile
-import threading
-from functools import partial
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -35,7 +32,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
 
 from browser import CHROMIUM_ARGS, chromium_path
 from ladder_bundle import build_ladder_bundle, synthetic_transcript
-from test_player_page import _BundleHandler
+from test_player_page import _BundleHandler, serve_bundle
 
 from medialib.publish.page import (
     PageInfo,
@@ -196,23 +193,13 @@ def main() -> int:
         print("chromium not found: install Debian's chromium or set MEDIALIB_CHROMIUM")
         return 2
     root = bundle(args.rebuild)
-    servers = [ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
-               for handler in (_BundleHandler, _GzipHandler)]
-    for server in servers:
-        server.log = []
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    base, gz_base = (f"http://127.0.0.1:{server.server_address[1]}/" for server in servers)
     from playwright.sync_api import sync_playwright
 
-    try:
-        with sync_playwright() as pw:
-            slow = slow_link(pw, base)
-            slow_gz = slow_link(pw, gz_base)
-            panel = long_transcript(pw, base)
-    finally:
-        for server in servers:
-            server.shutdown()
-            server.server_close()
+    with serve_bundle(root) as (base, _), serve_bundle(root, _GzipHandler) as (gz_base, _), \
+            sync_playwright() as pw:
+        slow = slow_link(pw, base)
+        slow_gz = slow_link(pw, gz_base)
+        panel = long_transcript(pw, base)
     ok = True
 
     def line(name: str, value: str, budget: str, good: bool) -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from functools import partial
-from http.server import ThreadingHTTPServer
 
 import pytest
 from browser import chromium_available, player_session
 from ladder_bundle import build_ladder_bundle
-from test_player_page import _BundleHandler
+from test_player_page import serve_bundle
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")]
@@ -22,16 +19,8 @@ _FETCHED_SINCE = """(t0) => performance.getEntriesByType("resource")
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = build_ladder_bundle(tmp_path_factory.mktemp("ladder"), seconds=16, rungs=((180, 250), (360, 600)))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_BundleHandler, directory=str(root)))
-    server.log = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_bundle(root) as (base, _log):
+        yield base + "index.html"
 
 
 def _video_fetches(paths) -> list[str]:

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import threading
+from contextlib import contextmanager
 from functools import partial
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -279,9 +280,10 @@ class _BundleHandler(SimpleHTTPRequestHandler):
         self.server.log.append((self.path, int(code) if str(code).isdigit() else 0))
 
 
-@pytest.fixture(scope="module")
-def served(bundle):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_BundleHandler, directory=str(bundle)))
+@contextmanager
+def serve_bundle(root: Path, handler=None):
+    """root served from 127.0.0.1 (a free port) in a thread; yields (base URL, the requests' log)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler or _BundleHandler, directory=str(root)))
     server.log = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -291,6 +293,12 @@ def served(bundle):
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def served(bundle):
+    with serve_bundle(bundle) as served:
+        yield served
 
 
 @pytest.mark.browser
