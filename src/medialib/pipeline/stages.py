@@ -567,10 +567,16 @@ def lecture_report(tracks: tuple[TrackResult, ...], plans: tuple[LanguagePlan, .
 
 
 def _update_catalog_if_changed(client, opts: StorageOptions, entry: dict) -> None:
-    """Rewrite catalog.json only when this lecture's entry changed, so a re-publish sends nothing."""
+    """Rewrite catalog.json only when this lecture's entry changed, then rebuild the catalog page and search.
+
+    An unlisted lecture stays unlisted when republished. The rebuild runs after every
+    publish (a subtitles republish changes the passages even when the entry is the same).
+    """
     from datetime import datetime, timezone
 
-    for old in catalog.read_catalog(client, opts):
-        if old.get("id") == entry["id"] and {k: v for k, v in old.items() if k != "published_at"} == entry:
-            return
-    catalog.update_catalog(client, opts, {**entry, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    current = next((o for o in catalog.read_catalog(client, opts) if o.get("id") == entry["id"]), None)
+    if current is not None and current.get("unlisted"):
+        entry = {**entry, "unlisted": True}
+    if current is None or {k: v for k, v in current.items() if k != "published_at"} != entry:
+        catalog.update_catalog(client, opts, {**entry, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    catalog.rebuild_catalog_site(client, opts)

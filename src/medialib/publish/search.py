@@ -20,7 +20,7 @@ from medialib import keys
 
 MIN_PASSAGE_S = 30.0
 MAX_PASSAGE_S = 60.0
-SEARCH = "search"   # publish-bucket prefix of the indexes: search/<lang>/pagefind.js, ...
+SEARCH = keys.SEARCH   # publish-bucket prefix of the indexes: search/<lang>/pagefind.js, ...
 ENTRY_FILE = "pagefind-entry.json"   # what Pagefind's JS reads first: written last when published
 _LANG = re.compile(r"^[a-z]{2,3}$")
 
