@@ -77,7 +77,7 @@ def _card(e: Mapping) -> str:
     if langs:
         meta.append("<span>" + ", ".join(f'<span lang="{_e(x)}">{_e(language_name(x))}</span>' for x in langs)
                     + "</span>")
-    return (f'<li class="lecture" data-event="{_e(e.get("event") or "")}" data-speaker="{_e(speaker)}" '
+    return (f'<li class="lecture" data-id="{_e(lid)}" data-event="{_e(e.get("event") or "")}" data-speaker="{_e(speaker)}" '
             f'data-langs="{_e(" ".join(langs))}">'
             f'<a href="{_e(e.get("player") or f"lectures/{lid}/index.html")}">{img}'
             f'<span class="title">{_e(e.get("title") or lid)}</span></a>'
@@ -124,6 +124,7 @@ def render_catalog_page(entries: list[Mapping], *, search_languages: Iterable[st
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
 <title>{_e(t["catalog_title"])}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{_e(assets["catalog.css"])}">
 <script type="application/json" id="catalog-data">{data}</script>
 <script type="module" src="{_e(assets["catalog.js"])}"></script>

@@ -102,14 +102,15 @@ def build_search_index(lectures: Iterable[IndexedLecture], out_dir: Path) -> dic
 async def _write_indexes(by_lang: dict[str, list[tuple[Passage, Mapping]]], out_dir: Path) -> None:
     from pagefind.index import PagefindIndex   # a subprocess; imported here so the library loads without it
 
+    # Only ids in meta: Pagefind indexes meta values too, and a title, speaker or event in
+    # every passage's meta would make each passage of a lecture match a word of its title.
+    # The catalog page takes the lecture's title from its own card (data-id).
     for lang, records in sorted(by_lang.items()):
         async with PagefindIndex(config={"force_language": lang, "output_path": str(out_dir / lang)}) as index:
             for p, entry in records:
                 await index.add_custom_record(
                     url=p.url, content=p.text, language=lang,
-                    meta={"title": str(entry.get("title") or entry["id"]), "lecture": p.lecture_id,
-                          "passage": p.passage_id, "t": str(p.start_s), "lang": lang,
-                          "speaker": str(entry.get("speaker") or ""), "event": str(entry.get("event") or "")},
+                    meta={"lecture": p.lecture_id, "passage": p.passage_id, "t": str(p.start_s), "lang": lang},
                     filters={"lecture": [p.lecture_id]})
 
 

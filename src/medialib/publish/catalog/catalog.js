@@ -56,7 +56,8 @@ const base = new URL("./", location.href).pathname;
 const engines = {};
 async function engine(code) {
   if (!engines[code]) {
-    engines[code] = import(`./search/${code}/pagefind.js`).then(async (pf) => {
+    // Resolved against the page, not this module (which lives under assets/<hash>/).
+    engines[code] = import(new URL(`search/${code}/pagefind.js`, location.href).href).then(async (pf) => {
       await pf.options({language: code, baseUrl: base, excerptLength: 24});
       return pf;
     });
@@ -106,7 +107,8 @@ async function search(q) {
       a.href = d.url;
       const title = document.createElement("span");
       title.className = "hit-title";
-      title.textContent = d.meta.title;
+      const card = cards.find((c) => c.dataset.id === d.meta.lecture);
+      title.textContent = card ? card.querySelector(".title").textContent : d.meta.lecture;
       const when = document.createElement("span");
       when.className = "hit-time";
       when.textContent = timeLabel(d.meta.t);
@@ -119,6 +121,7 @@ async function search(q) {
     }
     $("search-status").textContent = shown.length ? fmt(t("search_hits"), {count: shown.length}) : t("search_no_hits");
   } catch (e) {
+    console.warn("search failed", e);
     if (id === searchID) $("search-status").textContent = t("search_unavailable");
   }
 }
