@@ -76,3 +76,9 @@ def test_every_catalog_and_search_string_exists_in_both_languages():
     table = strings(("catalog_", "search_"))
     assert set(table["en"]) == set(table["ru"]) and len(table["en"]) >= 20
     assert all(table[lang][k].strip() for lang in table for k in table[lang])
+
+
+def test_without_a_search_index_the_search_box_is_hidden():
+    page = render_catalog_page([entry(1, "E", "2026-01-01")], search_languages=[])
+    assert "<search hidden>" in page and '"search": []' in page
+    assert "<search>" in render_catalog_page([entry(1, "E", "2026-01-01")], search_languages=["ru"])

@@ -411,7 +411,10 @@ def _finish_publish(client, opts: StorageOptions, record: PublishRecord, bundle,
     entry = {"id": ing.lecture_id, "title": request.title, "speaker": request.speaker, "event": request.event,
              "language": meta.language, "duration_s": round(ing.info.duration_s, 3),
              "languages": list(bundle.languages), "player": f"{prefix}/index.html", "master": f"{prefix}/master.m3u8",
-             "poster": f"{prefix}/poster.jpg" if record.ladder.poster_key else None}
+             "poster": f"{prefix}/poster.jpg" if record.ladder.poster_key else None,
+             # Optional: None unless the request (or a record stored before these fields) says.
+             "event_date": getattr(request, "event_date", None),
+             "recorded_date": getattr(request, "recorded_date", None)}
     _update_catalog_if_changed(client, opts, entry)
     return Published(lecture_id=ing.lecture_id, player_url=storage.public_url(opts, f"{prefix}/index.html"),
                      master_url=storage.public_url(opts, f"{prefix}/master.m3u8"),

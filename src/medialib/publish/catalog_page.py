@@ -96,6 +96,7 @@ def render_catalog_page(entries: list[Mapping], *, search_languages: Iterable[st
 
     assets: asset name -> key relative to the page (default: assets/<hash>/<name>).
     """
+    search_languages = sorted(set(search_languages))   # none: no index, so no search box at all
     table = strings(("catalog_", "search_"))
     t = table[lang]
     assets = dict(assets or {p.name: asset_key(p) for p in catalog_assets()})
@@ -115,7 +116,7 @@ def render_catalog_page(entries: list[Mapping], *, search_languages: Iterable[st
                + _options("language", ((v, language_name(v)) for v in langs), t) + "</form>")
     empty = (f'<p id="empty" data-i18n="catalog_empty">{_e(t["catalog_empty"])}</p>' if not entries else
              f'<p id="nomatch" hidden data-i18n="catalog_none_match">{_e(t["catalog_none_match"])}</p>')
-    data = json.dumps({"strings": table, "search": sorted(set(search_languages)), "pageSize": PAGE_SIZE},
+    data = json.dumps({"strings": table, "search": search_languages, "pageSize": PAGE_SIZE},
                       ensure_ascii=False).replace("<", "\\u003c")
     return f"""<!doctype html>
 <html lang="{_e(lang)}">
@@ -133,7 +134,7 @@ def render_catalog_page(entries: list[Mapping], *, search_languages: Iterable[st
 <header><h1 data-i18n="catalog_title">{_e(t["catalog_title"])}</h1>
 <button type="button" id="lang-switch" data-i18n="catalog_language_switch">{_e(t["catalog_language_switch"])}</button></header>
 <main>
-<search><form id="search" role="search">
+<search{"" if search_languages else " hidden"}><form id="search" role="search">
 <label for="q" data-i18n="search_label">{_e(t["search_label"])}</label>
 <input id="q" type="search" name="q" autocomplete="off">
 <button type="submit" data-i18n="search_button">{_e(t["search_button"])}</button>

@@ -126,6 +126,6 @@ async function search(q) {
   }
 }
 $("search").addEventListener("submit", (ev) => { ev.preventDefault(); search($("q").value); });
-if (!data.search.length) $("search").hidden = true;
+if (!data.search.length) document.querySelector("search").hidden = true;
 
 applyLanguage();
