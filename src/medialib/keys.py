@@ -8,7 +8,9 @@
                                work/by-sha256/<sha256>.json       which lecture the bytes became
                                work/<lecture-id>/...              intermediate artifacts (a cache)
     publish bucket             lectures/<lecture-id>/...          one bundle per lecture
-                               index.html, catalog.json
+                               index.html, catalog.json           the catalog page and its records
+                               search/<lang>/...                  the search index (Pagefind), per language
+                               assets/<sha256-12>/<name>          shared page files (content-hashed)
 
 Learners may read only what PUBLIC_READ lists; nothing else in either bucket is public.
 """
@@ -18,7 +20,9 @@ from __future__ import annotations
 CATALOG = "catalog.json"
 CATALOG_PAGE = "index.html"
 LECTURES = "lectures"
-PUBLIC_READ = (f"{LECTURES}/*", CATALOG_PAGE, CATALOG)  # object patterns anyone may GET
+SEARCH = "search"
+ASSETS = "assets"
+PUBLIC_READ = (f"{LECTURES}/*", CATALOG_PAGE, CATALOG, f"{SEARCH}/*", f"{ASSETS}/*")  # object patterns anyone may GET
 
 
 def original(lecture_id: str, sha256: str, suffix: str) -> str:

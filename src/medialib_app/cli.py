@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="only the subtitles, transcript, manifest and page (after a correction); "
                           "no video segment is read or sent")
 
+    unl = lec_sub.add_parser("unlist", help="take a lecture off the catalog page and the search "
+                                            "(its bundle stays playable by URL)")
+    unl.add_argument("lecture_id", metavar="ID")
+    unp = lec_sub.add_parser("unpublish", help="remove a lecture's bundle from the publish bucket "
+                                               "(the original stays in the archive)")
+    unp.add_argument("lecture_id", metavar="ID")
+
     mo = sub.add_parser("models", help="installed Whisper and Argos Translate models")
     mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
     mo_sub.add_parser("list", help="installed models: kind, languages, version, size, licence, source")
@@ -124,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "process":
             return _process(args)
         if args.command == "lectures":
+            if args.action in ("unlist", "unpublish"):
+                return _unlist(args.action, args.lecture_id)
             return _lectures_list() if args.action == "list" else _republish(args)
         if args.command == "storage":
             return _storage(args.action)
@@ -199,7 +208,26 @@ def _lectures_list() -> int:
         return 0
     for e in catalog:
         langs = ",".join(e.get("languages") or []) or "-"
+        if e.get("unlisted"):
+            langs += "\tunlisted"
         print(f"{e['id']}\t{e.get('duration_s', 0):.0f} s\t{langs}\t{e.get('title', '')}\t{public_url(opts, e['player'])}")
+    return 0
+
+
+def _unlist(action: str, lecture_id: str) -> int:
+    from medialib.config import load_settings
+    from medialib.publish.catalog import unlist_lecture, unpublish_lecture
+    from medialib.storage.embedded import resolve_storage
+    from medialib.storage.s3 import make_client
+
+    opts = resolve_storage(load_settings())
+    client = make_client(opts)
+    if action == "unlist":
+        done = unlist_lecture(client, opts, lecture_id)
+        print(f"{lecture_id}: unlisted (its bundle stays); the catalog lists {done['listed']} lectures")
+    else:
+        n = unpublish_lecture(client, opts, lecture_id)
+        print(f"{lecture_id}: unpublished ({n} objects removed); the original stays in the archive")
     return 0
 
 

@@ -267,15 +267,17 @@ def policy_opts(s3_server, s3_client):
 def test_anonymous_read_only_on_lectures_and_the_catalog(policy_opts, s3_client):
     ep, pub, arch = policy_opts.endpoint_url, policy_opts.publish_bucket, policy_opts.archive_bucket
     for key in ("lectures/l1/master.m3u8", "index.html", "catalog.json", "private/notes.txt", "lecturesX/a.txt",
-                "lectures.txt"):
+                "lectures.txt", "search/ru/pagefind-entry.json", "assets/0123456789ab/catalog.js", "searchX.txt"):
         storage.put_bytes(s3_client, pub, key, b"x")
     storage.put_bytes(s3_client, arch, "originals/l1/abc.mp4", b"original")
 
     assert http(f"{ep}/{pub}/lectures/l1/master.m3u8")[0] == 200
     assert http(f"{ep}/{pub}/index.html")[0] == 200
     assert http(f"{ep}/{pub}/catalog.json")[0] == 200
+    assert http(f"{ep}/{pub}/search/ru/pagefind-entry.json")[0] == 200
+    assert http(f"{ep}/{pub}/assets/0123456789ab/catalog.js")[0] == 200
     assert http(f"{ep}/{pub}/lectures/l1/missing.m4s")[0] == 404
-    for denied in (f"{pub}/private/notes.txt", f"{pub}/lecturesX/a.txt", f"{pub}/lectures.txt",
+    for denied in (f"{pub}/private/notes.txt", f"{pub}/lecturesX/a.txt", f"{pub}/searchX.txt", f"{pub}/lectures.txt",
                    f"{arch}/originals/l1/abc.mp4", f"{pub}", f"{pub}?list-type=2", f"{arch}?list-type=2", ""):
         status, _, body = http(f"{ep}/{denied}")
         assert status == 403 and b"AccessDenied" in body, denied

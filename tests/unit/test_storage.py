@@ -163,7 +163,8 @@ def test_ensure_buckets_sets_policy_and_cors_once(client, opts):
     policy = json.loads(client.get_bucket_policy(Bucket=opts.publish_bucket)["Policy"])
     assert policy["Statement"][0]["Resource"] == [
         "arn:aws:s3:::medialib-publish/lectures/*", "arn:aws:s3:::medialib-publish/index.html",
-        "arn:aws:s3:::medialib-publish/catalog.json"]
+        "arn:aws:s3:::medialib-publish/catalog.json", "arn:aws:s3:::medialib-publish/search/*",
+        "arn:aws:s3:::medialib-publish/assets/*"]
     assert policy["Statement"][0]["Action"] == ["s3:GetObject"]
     rule = client.get_bucket_cors(Bucket=opts.publish_bucket)["CORSRules"][0]
     assert rule["AllowedMethods"] == ["GET", "HEAD"] and rule["AllowedHeaders"] == ["Range"]

@@ -30,6 +30,8 @@ class LectureRequest:
     event: str | None = None
     lecture_id: str | None = None
     audio: tuple[str, ...] = ()   # stream roles, e.g. ("0:floor", "1:interpretation:ru")
+    event_date: str | None = None      # ISO date of the event (F's manifest), shown and sorted by in the catalog
+    recorded_date: str | None = None   # ISO date this recording was made
 
 
 @dataclass(frozen=True)

@@ -411,7 +411,10 @@ def _finish_publish(client, opts: StorageOptions, record: PublishRecord, bundle,
     entry = {"id": ing.lecture_id, "title": request.title, "speaker": request.speaker, "event": request.event,
              "language": meta.language, "duration_s": round(ing.info.duration_s, 3),
              "languages": list(bundle.languages), "player": f"{prefix}/index.html", "master": f"{prefix}/master.m3u8",
-             "poster": f"{prefix}/poster.jpg" if record.ladder.poster_key else None}
+             "poster": f"{prefix}/poster.jpg" if record.ladder.poster_key else None,
+             # Optional: None unless the request (or a record stored before these fields) says.
+             "event_date": getattr(request, "event_date", None),
+             "recorded_date": getattr(request, "recorded_date", None)}
     _update_catalog_if_changed(client, opts, entry)
     return Published(lecture_id=ing.lecture_id, player_url=storage.public_url(opts, f"{prefix}/index.html"),
                      master_url=storage.public_url(opts, f"{prefix}/master.m3u8"),
@@ -567,10 +570,16 @@ def lecture_report(tracks: tuple[TrackResult, ...], plans: tuple[LanguagePlan, .
 
 
 def _update_catalog_if_changed(client, opts: StorageOptions, entry: dict) -> None:
-    """Rewrite catalog.json only when this lecture's entry changed, so a re-publish sends nothing."""
+    """Rewrite catalog.json only when this lecture's entry changed, then rebuild the catalog page and search.
+
+    An unlisted lecture stays unlisted when republished. The rebuild runs after every
+    publish (a subtitles republish changes the passages even when the entry is the same).
+    """
     from datetime import datetime, timezone
 
-    for old in catalog.read_catalog(client, opts):
-        if old.get("id") == entry["id"] and {k: v for k, v in old.items() if k != "published_at"} == entry:
-            return
-    catalog.update_catalog(client, opts, {**entry, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    current = next((o for o in catalog.read_catalog(client, opts) if o.get("id") == entry["id"]), None)
+    if current is not None and current.get("unlisted"):
+        entry = {**entry, "unlisted": True}
+    if current is None or {k: v for k, v in current.items() if k != "published_at"} != entry:
+        catalog.update_catalog(client, opts, {**entry, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    catalog.rebuild_catalog_site(client, opts)

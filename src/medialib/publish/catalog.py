@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
+import threading
 from datetime import datetime, timezone
+from pathlib import Path
 
 from botocore.exceptions import (
     ClientError,
@@ -14,7 +17,7 @@ from botocore.exceptions import (
 
 from medialib import keys
 from medialib.config import StorageOptions
-from medialib.errors import InputError, TransientError
+from medialib.errors import InputError, NotFoundError, TransientError
 from medialib.storage.errors import (
     endpoint_of,
     error_code,
@@ -105,3 +108,140 @@ def update_catalog(client, opts: StorageOptions, entry: dict) -> list[dict]:
                     return entries
                 raise
     raise TransientError(f"s3://{bucket}/{CATALOG_KEY} at {endpoint}: kept changing while being updated; retry")
+
+
+def set_listed(client, opts: StorageOptions, lecture_id: str, listed: bool) -> dict:
+    """Mark a catalog entry unlisted (kept in catalog.json, off the page and the search) or listed again."""
+    for old in read_catalog(client, opts):
+        if old.get("id") == lecture_id:
+            entry = {k: v for k, v in old.items() if k != "unlisted"}
+            if not listed:
+                entry["unlisted"] = True
+            update_catalog(client, opts, entry)
+            return entry
+    raise NotFoundError(f"{lecture_id}: not in s3://{opts.publish_bucket}/{CATALOG_KEY}")
+
+
+def remove_entry(client, opts: StorageOptions, lecture_id: str) -> bool:
+    """Drop a lecture from catalog.json (conditional write, like update_catalog); False if it was not there."""
+    bucket = opts.publish_bucket
+    for _ in range(5):
+        entries, etag = _read_catalog(client, opts)
+        kept = [e for e in entries if e.get("id") != lecture_id]
+        if len(kept) == len(entries):
+            return False
+        body = json.dumps(kept, ensure_ascii=False, indent=1).encode("utf-8")
+        with wrap_errors("write the catalog in", bucket=bucket, key=CATALOG_KEY, endpoint=endpoint_of(client)):
+            try:
+                client.put_object(Bucket=bucket, Key=CATALOG_KEY, Body=body, ContentType=content_type_for(CATALOG_KEY),
+                                  CacheControl=cache_control_for(CATALOG_KEY),
+                                  Metadata={SHA256_META: hashlib.sha256(body).hexdigest()},
+                                  **({"IfMatch": etag} if etag else {}))
+                return True
+            except ClientError as e:
+                if error_code(e) in ("PreconditionFailed", "ConditionalRequestConflict") or http_status(e) in (409, 412):
+                    continue
+                raise
+    raise TransientError(f"s3://{bucket}/{CATALOG_KEY}: kept changing while being updated; retry")
+
+
+_REBUILD = threading.Lock()
+
+
+def listed_entries(client, opts: StorageOptions, entries: list[dict]) -> list[dict]:
+    """The entries learners may see: not unlisted, and their master playlist is live in the bucket."""
+    out = []
+    for e in entries:
+        if e.get("unlisted"):
+            continue
+        master = e.get("master") or f"{keys.bundle_prefix(str(e['id']))}/master.m3u8"
+        with wrap_errors("check", bucket=opts.publish_bucket, key=master, endpoint=endpoint_of(client)):
+            try:
+                client.head_object(Bucket=opts.publish_bucket, Key=master)
+            except ClientError as err:
+                if is_missing(err):
+                    log.info("%s: master playlist not live yet; not listed", e.get("id"))
+                    continue
+                raise
+        out.append(e)
+    return out
+
+
+def rebuild_catalog_site(client, opts: StorageOptions, *, attempts: int = 3) -> dict:
+    """Rebuild search/ and index.html from catalog.json: index files first, entry files, then index.html last.
+
+    Serialized in this process by a lock; across workers, a rebuild that finds catalog.json
+    changed while it ran builds again, so the last one to finish has seen every entry.
+    Returns {"listed": n, "records": {lang: n}}.
+    """
+    from medialib.publish.catalog_page import asset_key, catalog_assets, render_catalog_page
+    from medialib.publish.search import IndexedLecture, build_search_index, index_files
+
+    bucket = opts.publish_bucket
+    with _REBUILD:
+        for _ in range(attempts):
+            entries, etag = _read_catalog(client, opts)
+            listed = listed_entries(client, opts, entries)
+            lectures = []
+            for e in listed:
+                key = f"{keys.bundle_prefix(str(e['id']))}/{e.get('transcript') or 'transcript.json'}"
+                with wrap_errors("download", bucket=bucket, key=key, endpoint=endpoint_of(client)):
+                    try:
+                        doc = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+                    except ClientError as err:
+                        if not is_missing(err):
+                            raise
+                        doc = {}
+                lectures.append(IndexedLecture(e, doc if isinstance(doc, dict) else {}))
+            with tempfile.TemporaryDirectory(prefix="medialib-search-") as tmp:
+                out = Path(tmp) / "search"
+                records = build_search_index(lectures, out)
+                for rel in index_files(out):
+                    _put(client, bucket, f"{keys.SEARCH}/{rel}", (out / rel).read_bytes())
+            assets = {}
+            for path in catalog_assets():
+                assets[path.name] = asset_key(path)
+                _put(client, bucket, assets[path.name], path.read_bytes())
+            page = render_catalog_page(listed, search_languages=records, assets=assets)
+            _put(client, bucket, keys.CATALOG_PAGE, page.encode("utf-8"))
+            if _read_catalog(client, opts)[1] == etag:
+                return {"listed": len(listed), "records": records}
+            log.info("catalog.json changed during the rebuild; building again")
+    return {"listed": len(listed), "records": records}
+
+
+def _put(client, bucket: str, key: str, body: bytes) -> None:
+    with wrap_errors("upload to", bucket=bucket, key=key, endpoint=endpoint_of(client)):
+        client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type_for(key),
+                          CacheControl=cache_control_for(key),
+                          Metadata={SHA256_META: hashlib.sha256(body).hexdigest()})
+
+
+def unlist_lecture(client, opts: StorageOptions, lecture_id: str) -> dict:
+    """Off the catalog page and the search; the bundle stays playable by its URL. Returns the rebuild's figures."""
+    set_listed(client, opts, lecture_id, False)
+    return rebuild_catalog_site(client, opts)
+
+
+def unpublish_lecture(client, opts: StorageOptions, lecture_id: str) -> int:
+    """Remove the bundle from the publish bucket (the original and work/ stay in the archive); returns objects deleted.
+
+    The catalog page and search are rebuilt without it first, then the master playlist goes
+    (players stop starting it), then everything else under lectures/<id>/.
+    """
+    from medialib.ids import check_lecture_id
+
+    check_lecture_id(lecture_id)
+    bucket = opts.publish_bucket
+    prefix = f"{keys.bundle_prefix(lecture_id)}/"
+    known = remove_entry(client, opts, lecture_id)
+    rebuild_catalog_site(client, opts)
+    with wrap_errors("remove the bundle from", bucket=bucket, key=prefix, endpoint=endpoint_of(client)):
+        found = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+                 for o in page.get("Contents", ())]
+        if not found and not known:
+            raise NotFoundError(f"{lecture_id}: nothing published under s3://{bucket}/{prefix}")
+        found.sort(key=lambda k: (not k.endswith("/master.m3u8"), k))
+        for key in found:
+            client.delete_object(Bucket=bucket, Key=key)
+    return len(found)

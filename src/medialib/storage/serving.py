@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def public_read_policy(bucket: str) -> dict:
-    """Anonymous GET of lectures/* and the catalog page and file; nothing else (no listing)."""
+    """Anonymous GET of what learners fetch (keys.PUBLIC_READ); nothing else (no listing)."""
     return {
         "Version": "2012-10-17",
         "Statement": [{
@@ -173,11 +173,12 @@ _CONTENT_TYPES = {
 }
 
 
-_NO_CACHE_NAMES = frozenset({"manifest.json", keys.CATALOG, keys.CATALOG_PAGE})
+_NO_CACHE_NAMES = frozenset({"manifest.json", keys.CATALOG, keys.CATALOG_PAGE, "pagefind-entry.json"})
 
 
 # Published under a name that never changes content: media segments, init segments, posters.
-_IMMUTABLE_SUFFIXES = frozenset({".ts", ".m4s", ".mp4", ".m4a", ".aac", ".jpg", ".jpeg", ".png", ".webp", ".wav"})
+_IMMUTABLE_SUFFIXES = frozenset({".ts", ".m4s", ".mp4", ".m4a", ".aac", ".jpg", ".jpeg", ".png", ".webp", ".wav",
+                                 ".pf_fragment", ".pf_index", ".pf_filter", ".pf_meta"})  # search chunks: hashed names
 
 
 def content_type_for(key: str) -> str:
@@ -194,6 +195,6 @@ def cache_control_for(key: str) -> str:
     p = PurePosixPath(key)
     if p.suffix.lower() == ".m3u8" or p.name in _NO_CACHE_NAMES:
         return "no-cache"
-    if p.suffix.lower() in _IMMUTABLE_SUFFIXES:
+    if p.suffix.lower() in _IMMUTABLE_SUFFIXES or p.parts[0] == keys.ASSETS:   # assets/<sha256-12>/<name>
         return "public, max-age=31536000, immutable"
     return "public, max-age=300"
