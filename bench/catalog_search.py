@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
 
 from medialib.media.ffmpeg import find_ffmpeg  # noqa: E402
-from medialib.publish.catalog_page import asset_key, catalog_assets, render_catalog_page  # noqa: E402
+from medialib.publish.assets import asset_key  # noqa: E402
+from medialib.publish.catalog_page import catalog_assets, render_catalog_page  # noqa: E402
 from medialib.publish.search import IndexedLecture, build_search_index  # noqa: E402
 
 REBUILD_BUDGET_S = 60.0

@@ -144,18 +144,23 @@ def _with_retries(s: Settings):
 @flow(name="process-lecture", task_runner=SettingsThreadPool(), log_prints=False)
 def process_lecture(source: str, title: str, language: str | None = None, speaker: str | None = None,
                     event: str | None = None, lecture_id: str | None = None,
-                    audio: list[str] | None = None) -> Published:
+                    audio: list[str] | None = None, event_date: str | None = None,
+                    recorded_date: str | None = None) -> Published:
     """Ingest, transcode, transcribe, translate and publish one recording; returns where learners find it.
 
     audio: stream roles, e.g. ["0:floor", "1:interpretation:ru"]; default: stream 0 is the floor.
+    event_date, recorded_date: ISO dates (YYYY-MM-DD) the catalog shows and sorts by.
     """
     language = stages.check_request(Path(source), title, language=language, audio=audio or ())  # before any work
+    event_date, recorded_date = stages.check_date(event_date, "event date"), stages.check_date(recorded_date,
+                                                                                               "recorded date")
     s = settings()
     t = _with_retries(s)
     opts = resolve_storage(s)        # the embedded server starts here when no endpoint is configured
     home = medialib_home()
     request = LectureRequest(source=source, title=title, language=language, speaker=speaker, event=event,
-                             lecture_id=lecture_id, audio=tuple(audio or ()))
+                             lecture_id=lecture_id, audio=tuple(audio or ()), event_date=event_date,
+                             recorded_date=recorded_date)
     lecture: Lecture = t["ingest"](request, opts)
     ing = lecture.ingested
     ladder = t["ladder"].submit(ing, opts, s.ladder, home, lecture.roles)   # runs beside the speech chain

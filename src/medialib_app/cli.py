@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--language", help="spoken language, e.g. ru or en (default: detected)")
     pr.add_argument("--speaker", help="who speaks")
     pr.add_argument("--event", help="the workshop or event this session belongs to")
+    pr.add_argument("--event-date", metavar="YYYY-MM-DD", help="the event's date (the catalog groups and sorts by it)")
+    pr.add_argument("--recorded-date", metavar="YYYY-MM-DD", help="the day this session was recorded")
     pr.add_argument("--lecture-id", help="publish under this id (default: from the title and content)")
     pr.add_argument("--audio", action="append", metavar="N:ROLE[:LANG]",
                     help="what audio stream N carries: N:floor[:LANG] or N:interpretation:LANG "
@@ -176,7 +178,8 @@ def _process(args) -> int:
         try:
             published = process_lecture(source=str(args.file.resolve()), title=args.title, language=args.language,
                                         speaker=args.speaker, event=args.event, lecture_id=args.lecture_id,
-                                        audio=args.audio)
+                                        audio=args.audio, event_date=args.event_date,
+                                        recorded_date=args.recorded_date)
         finally:
             unsubscribe()
         for s in STAGES:

@@ -122,12 +122,16 @@ def build_ladder_bundle(root: Path, *, seconds: float = 12, rungs=((360, 600),),
         {"language": "en", "name": "English", "version": 1,
          "cues": [[a * 1000, b * 1000, cue_text(i)] for i, (a, b) in enumerate(spans)]}]}
     (root / "transcript-ladder.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    page = PageInfo(title="Ladder lecture", speaker="Test Speaker", event=None, language="en",
+    (root / "index.html").write_text(render_player_page(ladder_page(seconds)), encoding="utf-8")
+    for asset in player_assets():
+        shutil.copyfile(asset, root / asset.name)
+    return root
+
+
+def ladder_page(seconds: float) -> PageInfo:
+    """The page build_ladder_bundle writes (render it again with other asset URLs)."""
+    return PageInfo(title="Ladder lecture", speaker="Test Speaker", event=None, language="en",
                     duration_s=seconds, master="master.m3u8", poster="poster.jpg",
                     transcript="transcript-ladder.json",
                     subtitles=(SubtitleLink("en", "English", "subtitles/en/v1.vtt", None, True),),
                     audio_only=False, audio_master="audio.m3u8")
-    (root / "index.html").write_text(render_player_page(page), encoding="utf-8")
-    for asset in player_assets():
-        shutil.copyfile(asset, root / asset.name)
-    return root

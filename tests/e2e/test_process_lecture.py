@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import urllib.error
@@ -45,11 +46,29 @@ def test_every_published_object_has_its_content_type(published, storage_opts):
     keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(
         Bucket=storage_opts.publish_bucket, Prefix=prefix) for o in page.get("Contents", [])]
     assert {f"{prefix}{n}" for n in ("master.m3u8", "index.html", "manifest.json", "transcript.json",
-                                    "hls.min.js", "poster.jpg")} <= set(keys)
+                                    "poster.jpg")} <= set(keys)
+    assert not any(k.endswith("hls.min.js") for k in keys)   # shared: published once under assets/
     for key in keys:
         head = client.head_object(Bucket=storage_opts.publish_bucket, Key=key)
         assert head["ContentType"] == storage.content_type_for(key), key
         assert head.get("CacheControl") == storage.cache_control_for(key), key
+
+
+def test_player_files_are_shared_compressed_and_cached_for_good(published, storage_opts):
+    """The page names assets/<sha256-12>/..., stored gzip-compressed; a browser gets them decoded."""
+    page = fetch(published.player_url).decode()
+    srcs = re.findall(r'(?:src|href)="(\.\./\.\./assets/[0-9a-f]{12}/[^"]+)"', page)
+    assert sorted(s.rsplit("/", 1)[1] for s in srcs) == ["hls.min.js", "player.css", "player.js"]
+    client = storage.make_client(storage_opts)
+    hls = next(s for s in srcs if s.endswith("hls.min.js"))[len("../../"):]
+    head = client.head_object(Bucket=storage_opts.publish_bucket, Key=hls)
+    assert head["ContentEncoding"] == "gzip" and head["CacheControl"] == "public, max-age=31536000, immutable"
+    assert head["ContentLength"] < 250_000   # 624 KB as is
+    req = urllib.request.Request(published.player_url.rsplit("/lectures/", 1)[0] + "/" + hls,
+                                 headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=30) as r:   # anonymous: public read covers assets/
+        assert r.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(r.read()).startswith(b"!function")
 
 
 def test_master_and_media_playlists_parse_strictly(published):

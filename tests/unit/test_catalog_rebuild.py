@@ -73,3 +73,24 @@ def test_unlist_keeps_the_bundle_and_unpublish_removes_it(s3):
     assert client.list_objects_v2(Bucket="pub", Prefix="lectures/lec-b/").get("KeyCount") == 0
     assert [e["id"] for e in catalog.read_catalog(client, opts)] == ["lec-a"]
     assert "lec-b" not in page(client)
+
+
+def test_a_rebuild_sends_only_new_chunks_and_removes_stale_ones(s3):
+    client, opts = s3
+    publish(client, opts, "lec-a")
+    catalog.rebuild_catalog_site(client, opts)
+    first = {o["Key"] for o in client.list_objects_v2(Bucket="pub", Prefix="search/")["Contents"]}
+    sent = []
+    real = client.put_object
+    client.put_object = lambda **kw: (sent.append(kw["Key"]), real(**kw))[1]
+    catalog.rebuild_catalog_site(client, opts)
+    assert not [k for k in sent if k.endswith((".pf_fragment", ".pf_index", ".pf_meta"))]   # same content, same names
+    assert not [k for k in sent if k.startswith("assets/")]
+    publish(client, opts, "lec-b", text="протокол допроса")
+    sent.clear()
+    catalog.rebuild_catalog_site(client, opts)
+    assert [k for k in sent if k.endswith(".pf_fragment")]   # lec-b's passage
+    catalog.unlist_lecture(client, opts, "lec-a")
+    catalog.unlist_lecture(client, opts, "lec-b")
+    left = {o["Key"] for o in client.list_objects_v2(Bucket="pub", Prefix="search/").get("Contents", [])}
+    assert not [k for k in left if k.endswith(".pf_fragment")] and not (first & left) - {"search/languages.json"}

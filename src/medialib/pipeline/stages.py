@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from medialib import keys, media, review, speech, storage, subtitles
@@ -39,7 +40,9 @@ from medialib.pipeline.records import (
 )
 from medialib.recordjson import from_jsonable, to_jsonable
 from medialib.publish import catalog, upload
+from medialib.publish.assets import asset_urls, publish_assets
 from medialib.publish.bundle import LectureMeta, PublishedTrack, package_bundle, package_subtitles
+from medialib.publish.page import player_assets
 from medialib.publish.playlists import patch_master_subtitles
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,16 @@ def check_request(path: Path, title: str, *, language: str | None = None,
     language = speech.check_language(language)
     check_audio_specs(audio or ())
     return language
+
+
+def check_date(value: str | None, what: str) -> str | None:
+    """An ISO calendar date (YYYY-MM-DD), normalised; None stays None."""
+    if value is None or not str(value).strip():
+        return None
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise InputError(f"{what} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-28") from None
 
 
 def ingest_recording(path: Path, title: str, opts: StorageOptions, *, lecture_id: str | None = None,
@@ -405,6 +418,7 @@ def _finish_publish(client, opts: StorageOptions, record: PublishRecord, bundle,
     """Send the bundle folder (unchanged objects skipped), update the catalog, report."""
     ing, request = record.lecture.ingested, record.lecture.request
     prefix = keys.bundle_prefix(ing.lecture_id)
+    publish_assets(client, opts.publish_bucket, player_assets())   # before any page names them
     sent = upload.publish_bundle(client, opts, bundle.root, prefix,
                                  progress=(lambda done, total: progress(done / total if total else 1.0))
                                  if progress else None)
@@ -423,6 +437,11 @@ def _finish_publish(client, opts: StorageOptions, record: PublishRecord, bundle,
                      missing=tuple(p for p in record.plans if p.source == "missing"),
                      violations=tuple(v for tr in record.tracks for v in tr.violations),
                      video_bytes=_video_bytes(sent, prefix, bundle.root))
+
+
+def bundle_asset_urls() -> dict[str, str]:
+    """The shared player files as a bundle's index.html (lectures/<id>/) names them."""
+    return asset_urls(player_assets(), up=2)
 
 
 def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
@@ -452,7 +471,8 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
     shutil.rmtree(bundle_dir, ignore_errors=True)
     bundle = package_bundle(bundle_dir, meta, ing.info, record.ladder.ladder, ladder_dir, tracks, t,
                             ladder_dir / "poster.jpg" if record.ladder.poster_key else None,
-                            lecture_notes(record) + hidden_notes, report=lecture_report(record.tracks, record.plans))
+                            lecture_notes(record) + hidden_notes, report=lecture_report(record.tracks, record.plans),
+                            shared_assets=bundle_asset_urls())
     try:
         return _finish_publish(client, opts, record, bundle, meta, progress)
     finally:
@@ -502,7 +522,8 @@ def publish_subtitles(lecture_id: str, opts: StorageOptions, home: Path, *, lang
                                master=lambda subs: patch_master_subtitles(master_text, subs),
                                first_pts_s=first_pts, poster=record.ladder.poster_key is not None,
                                notes=lecture_notes(record) + hidden_notes,
-                               report=lecture_report(record.tracks, record.plans))
+                               report=lecture_report(record.tracks, record.plans),
+                               shared_assets=bundle_asset_urls())
     try:
         return _finish_publish(client, opts, record, bundle, meta, progress)
     finally:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -90,10 +90,12 @@ class Bundle:
 def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: Ladder, ladder_dir: Path,
                    tracks: tuple[Track | PublishedTrack, ...] = (), transcript: Transcript | None = None,
                    poster: Path | None = None, notes: tuple[str, ...] = (), version: int = 1,
-                   report: dict | None = None) -> Bundle:
+                   report: dict | None = None, shared_assets: Mapping[str, str] | None = None) -> Bundle:
     """Lay out everything learners need under out_dir; nothing is published here.
 
     tracks: plain Tracks are published as version `version`, not labelled.
+    shared_assets: {name: URL} of the player files published apart (publish.assets); None
+    copies them beside index.html so the folder plays alone.
     Deterministic: the same inputs give the same bytes, so a re-publish uploads nothing.
     """
     out_dir = Path(out_dir)
@@ -110,7 +112,7 @@ def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: La
     return package_subtitles(out_dir, meta, info, ladder, editions, transcript,
                              master=lambda subs: write_master_playlist(ladder, ladder_dir, subs, main_lang),
                              first_pts_s=first_pts_s(timing_dir), poster=(out_dir / "poster.jpg").exists(),
-                             notes=notes, report=report)
+                             notes=notes, report=report, shared_assets=shared_assets)
 
 
 def _track(t: Track | PublishedTrack) -> Track:
@@ -155,7 +157,8 @@ def write_learner_transcript(out_dir: Path, lecture_id: str, tracks) -> str:
 def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: Ladder,
                       tracks: tuple[PublishedTrack, ...], transcript: Transcript | None, *,
                       master: Callable[[list[tuple]], str], first_pts_s: float, poster: bool,
-                      notes: tuple[str, ...] = (), report: dict | None = None) -> Bundle:
+                      notes: tuple[str, ...] = (), report: dict | None = None,
+                      shared_assets: Mapping[str, str] | None = None) -> Bundle:
     """Write the subtitles, their playlists, transcript.json, the page, the manifest and the master playlist.
 
     Everything of a bundle but the renditions (and the poster): for a full package after
@@ -208,9 +211,10 @@ def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder:
                     duration_s=duration, master="master.m3u8", poster="poster.jpg" if poster else None,
                     transcript=transcript_name, subtitles=tuple(links), audio_only=not ladder.video,
                     notes=tuple(notes), audio_master=AUDIO_MASTER if audio_master else None)
-    (out_dir / "index.html").write_text(render_player_page(page), encoding="utf-8")
-    for asset in player_assets():
-        shutil.copyfile(asset, out_dir / asset.name)
+    (out_dir / "index.html").write_text(render_player_page(page, shared_assets), encoding="utf-8")
+    if shared_assets is None:
+        for asset in player_assets():
+            shutil.copyfile(asset, out_dir / asset.name)
 
     manifest = {
         "id": meta.lecture_id,

@@ -174,8 +174,9 @@ def rebuild_catalog_site(client, opts: StorageOptions, *, attempts: int = 3) -> 
     changed while it ran builds again, so the last one to finish has seen every entry.
     Returns {"listed": n, "records": {lang: n}}.
     """
-    from medialib.publish.catalog_page import asset_key, catalog_assets, render_catalog_page
-    from medialib.publish.search import IndexedLecture, build_search_index, index_files
+    from medialib.publish.assets import publish_assets
+    from medialib.publish.catalog_page import catalog_assets, render_catalog_page
+    from medialib.publish.search import IndexedLecture, build_search_index, index_files, is_hashed
 
     bucket = opts.publish_bucket
     with _REBUILD:
@@ -193,21 +194,40 @@ def rebuild_catalog_site(client, opts: StorageOptions, *, attempts: int = 3) -> 
                             raise
                         doc = {}
                 lectures.append(IndexedLecture(e, doc if isinstance(doc, dict) else {}))
+            before = _keys_under(client, bucket, f"{keys.SEARCH}/")
             with tempfile.TemporaryDirectory(prefix="medialib-search-") as tmp:
                 out = Path(tmp) / "search"
                 records = build_search_index(lectures, out)
+                written = set()
                 for rel in index_files(out):
-                    _put(client, bucket, f"{keys.SEARCH}/{rel}", (out / rel).read_bytes())
-            assets = {}
-            for path in catalog_assets():
-                assets[path.name] = asset_key(path)
-                _put(client, bucket, assets[path.name], path.read_bytes())
+                    key = f"{keys.SEARCH}/{rel}"
+                    written.add(key)
+                    # Chunks are named by their content: one already there holds these bytes. A
+                    # 100-lecture index is ~20,000 chunks; a publish adds or changes a few hundred.
+                    if not (is_hashed(rel) and key in before):
+                        _put(client, bucket, key, (out / rel).read_bytes())
+            assets = publish_assets(client, bucket, catalog_assets())
             page = render_catalog_page(listed, search_languages=records, assets=assets)
             _put(client, bucket, keys.CATALOG_PAGE, page.encode("utf-8"))
+            # Chunks no entry file names any more go once the new entry files and page are up.
+            _delete_keys(client, bucket, sorted(before - written))
             if _read_catalog(client, opts)[1] == etag:
                 return {"listed": len(listed), "records": records}
             log.info("catalog.json changed during the rebuild; building again")
     return {"listed": len(listed), "records": records}
+
+
+def _keys_under(client, bucket: str, prefix: str) -> set[str]:
+    with wrap_errors("list", bucket=bucket, key=prefix, endpoint=endpoint_of(client)):
+        return {o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+                for o in page.get("Contents", ())}
+
+
+def _delete_keys(client, bucket: str, doomed: list[str]) -> None:
+    for i in range(0, len(doomed), 1000):   # DeleteObjects takes at most 1,000 keys
+        with wrap_errors("delete from", bucket=bucket, key=doomed[i], endpoint=endpoint_of(client)):
+            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in doomed[i:i + 1000]],
+                                                         "Quiet": True})
 
 
 def _put(client, bucket: str, key: str, body: bytes) -> None:

@@ -8,7 +8,6 @@ the browser's language with a switch kept in localStorage.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from medialib.clock import format_duration_s
 from medialib.languages import language_name
+from medialib.publish.assets import asset_key
 from medialib.publish.strings import strings
 
 CATALOG_DIR = Path(__file__).with_name("catalog")
@@ -29,11 +29,6 @@ CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'sel
 
 def catalog_assets() -> list[Path]:
     return [CATALOG_DIR / name for name in _ASSETS]
-
-
-def asset_key(path: Path) -> str:
-    """assets/<sha256-12>/<name>: a content-hashed key, cached for good and shared by every page."""
-    return f"assets/{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}/{path.name}"
 
 
 def lecture_date(entry: Mapping) -> str:

@@ -1,9 +1,10 @@
 """The learner's player page shipped in every bundle.
 
-`render_player_page` fills `player/index.html.tmpl` from a `PageInfo`; the files from
-`player_assets()` (hls.js, player.js, player.css) are copied beside the resulting
-index.html. The page makes no request outside its bundle folder: every URL in a
-`PageInfo` is relative to index.html, and a Content-Security-Policy says so too.
+`render_player_page` fills `player/index.html.tmpl` from a `PageInfo`. The files from
+`player_assets()` (hls.js, player.js, player.css) are either published once as shared
+assets (`assets/<sha256-12>/`, see publish.assets) or copied beside index.html. The page
+makes no request outside its own origin: every URL is relative, and a
+Content-Security-Policy says so too.
 
 player.js reads the lecture from a `<script type="application/json" id="lecture">`
 element holding `page_data(info)`, so the page needs no second request to start.
@@ -15,6 +16,7 @@ import html
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
@@ -111,8 +113,13 @@ def page_data(info: PageInfo) -> str:
     return text.replace("<", "\\u003c")
 
 
-def render_player_page(info: PageInfo) -> str:
-    """The bundle's index.html for one lecture."""
+def render_player_page(info: PageInfo, assets: Mapping[str, str] | None = None) -> str:
+    """The bundle's index.html for one lecture.
+
+    assets: {file name: URL} of the shared player files (publish.assets.asset_urls, e.g.
+    "../../assets/<sha256-12>/hls.min.js"); None when copies sit beside index.html.
+    """
+    urls = {p.name: p.name for p in player_assets()} | dict(assets or {})
     esc = html.escape  # quote=True: safe in text and in double-quoted attributes
     lang_attr = f' lang="{esc(info.language)}"' if info.language else ""
 
@@ -159,6 +166,9 @@ def render_player_page(info: PageInfo) -> str:
         downloads="".join(downloads),
         downloads_hidden="" if downloads else " hidden",
         lecture_json=page_data(info),
+        player_css=esc(urls["player.css"]),
+        hls_js=esc(urls["hls.min.js"]),
+        player_js=esc(urls["player.js"]),
     )
 
 

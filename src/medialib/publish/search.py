@@ -133,6 +133,14 @@ def _passage_page(p: Passage) -> str:
             f'<p>{html.escape(p.text)}</p></main></body></html>')
 
 
+_HASHED = re.compile(r"_[0-9a-f]{7,}\.pf_[a-z]+$")
+
+
+def is_hashed(rel: str) -> bool:
+    """Pagefind names its index, fragment, filter and meta chunks by their content (ru_61a156a.pf_index)."""
+    return bool(_HASHED.search(rel))
+
+
 def index_files(out_dir: Path) -> list[str]:
     """Files under out_dir in publish order: fragments and index chunks first, each entry file last."""
     files = sorted(p.relative_to(out_dir).as_posix() for p in Path(out_dir).rglob("*") if p.is_file())

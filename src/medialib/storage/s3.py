@@ -119,12 +119,17 @@ def put_file(client, bucket: str, key: str, path: Path, *, metadata: dict | None
         return _put_file(client, bucket, key, path, digest, metadata, _transfer_config(opts))
 
 
-def put_bytes(client, bucket: str, key: str, data: bytes, *, content_type: str | None = None) -> None:
-    """Write a small object in one PUT (atomic: readers see the old or the new bytes)."""
+def put_bytes(client, bucket: str, key: str, data: bytes, *, content_type: str | None = None,
+              content_encoding: str | None = None) -> None:
+    """Write a small object in one PUT (atomic: readers see the old or the new bytes).
+
+    content_encoding ("gzip"): data is stored compressed and served with that header.
+    """
+    extra = {"ContentEncoding": content_encoding} if content_encoding else {}
     with wrap_errors("upload to", bucket=bucket, key=key, endpoint=endpoint_of(client)):
         client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type or content_type_for(key),
                           CacheControl=cache_control_for(key),
-                          Metadata={SHA256_META: hashlib.sha256(data).hexdigest()})
+                          Metadata={SHA256_META: hashlib.sha256(data).hexdigest()}, **extra)
 
 
 # What S3 services answer when If-None-Match: * finds the key taken: 412 PreconditionFailed,
