@@ -194,6 +194,8 @@ def _process(args) -> int:
     console.print(f"published {published.lecture_id} in {time.monotonic() - started:.0f} s: "
                   f"{published.uploaded_count} files sent ({published.uploaded_bytes / 1e6:.1f} MB), "
                   f"{published.skipped_count} unchanged; subtitles: {', '.join(published.languages) or 'none'}")
+    if published.catalog_url:
+        console.print(f"catalog and search: {published.catalog_url}")
     print(published.player_url)
     return 0
 

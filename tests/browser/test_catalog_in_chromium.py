@@ -67,6 +67,17 @@ def site(tmp_path_factory):
         page.parent.mkdir(parents=True)
         page.write_text(f'<!doctype html><html lang="en"><title>{e["id"]}</title></html>', encoding="utf-8")
     shutil.copyfile(AXE, root / "axe.min.js")   # same origin, so the page's CSP lets the test load it
+    # Edge catalogs, each in its own folder: none at all, and 1,000 with hostile 2,000-character titles.
+    hostile = '<script>alert("x")</script> & <b>' + "Допрос " * 300
+    for name, entries in (("empty", []), ("many", [
+            {"id": f"lec-{i:04d}", "title": (f"{i} " + hostile)[:2000], "speaker": f"S{i % 7}",
+             "event": f"<i>Event</i> {i % 40}", "event_date": f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}",
+             "duration_s": 60.0 * i, "languages": ["ru", "en"][: 1 + i % 2],
+             "published_at": "2026-01-01T00:00:00+00:00"} for i in range(1000)])):
+        for path in catalog_assets():
+            (root / name / assets[path.name]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, root / name / assets[path.name])
+        (root / name / "index.html").write_text(render_catalog_page(entries, assets=assets), encoding="utf-8")
     handler = partial(_Quiet, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -84,14 +95,14 @@ def open_page(site):
         browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=list(CHROMIUM_ARGS))
         errors: list[str] = []
 
-        def open_(width=1024, height=800, locale="en-US"):
+        def open_(width=1024, height=800, locale="en-US", path="index.html"):
             context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
             context.add_init_script(WATCH)
             page = context.new_page()
             page.set_default_timeout(20_000)
             page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type in ("error", "warning") else None)
             page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-            page.goto(site + "index.html", wait_until="load")
+            page.goto(site + path, wait_until="load")
             page.wait_for_function("() => document.getElementById('pageinfo').textContent !== ''")
             return page
 
@@ -194,4 +205,18 @@ def test_axe_finds_no_violations(open_page, width, query):
         return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
     }""")
     assert result == []
+    assert not errors and page.evaluate("window.__csp") == []
+
+
+def test_no_lectures_and_a_thousand_hostile_ones_render_without_script_errors(open_page):
+    open_, errors = open_page
+    page = open_(path="empty/index.html")
+    assert page.is_visible("#empty") and page.is_hidden("search")
+    page = open_(width=320, path="many/index.html")
+    assert page.evaluate("window.alertCalled === undefined && !document.querySelector('li.lecture script, b')")
+    shown = len(_visible_titles(page))
+    assert 0 < shown < 1000 and page.is_visible("#pager")
+    page.click("#next")
+    assert len(_visible_titles(page)) == shown
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
     assert not errors and page.evaluate("window.__csp") == []

@@ -83,6 +83,7 @@ class Published:
     missing: tuple[LanguagePlan, ...] = ()    # languages that could not be made, with the fix
     violations: tuple[str, ...] = ()          # glossary terms lost in machine translation
     video_bytes: int = 0                      # video/audio segment bytes sent (0 for a subtitles-only republish)
+    catalog_url: str | None = None            # the catalog page (bucket root) that lists the lecture
 
 
 @dataclass(frozen=True)

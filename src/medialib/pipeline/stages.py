@@ -436,7 +436,8 @@ def _finish_publish(client, opts: StorageOptions, record: PublishRecord, bundle,
                      skipped_count=len(sent.skipped), languages=bundle.languages, notes=bundle.notes,
                      missing=tuple(p for p in record.plans if p.source == "missing"),
                      violations=tuple(v for tr in record.tracks for v in tr.violations),
-                     video_bytes=_video_bytes(sent, prefix, bundle.root))
+                     video_bytes=_video_bytes(sent, prefix, bundle.root),
+                     catalog_url=storage.public_url(opts, keys.CATALOG_PAGE))
 
 
 def bundle_asset_urls() -> dict[str, str]:
