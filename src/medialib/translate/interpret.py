@@ -226,7 +226,7 @@ def _match_units(floor: _Units, interp: _Units, lag_prior: np.ndarray, max_lag_m
     more than skipping (the two lead to the same state) can only skip from then on, so
     such states fold into one. The result is that of the full table, in O(units x window).
     """
-    n, m = len(floor), len(interp)
+    m = len(interp)
     # past this, continuing a floor unit's group costs more than SKIP_COST even at the largest lag
     horizon = max_lag_ms + EARLY_TOLERANCE_MS + CONTINUE_SLACK_MS + LAG_SIGMA_MS * math.sqrt(SKIP_COST - CONTINUE_COST)
     # (unit starts are sorted; ends are too, except for overlapping words: use their running maximum)
