@@ -111,26 +111,28 @@ async def _write_indexes(by_lang: dict[str, list[tuple[Passage, Mapping]]], out_
     with tempfile.TemporaryDirectory(prefix="medialib-passages-") as tmp:
         for lang, records in sorted(by_lang.items()):
             site = Path(tmp) / lang
-            for n, (p, _entry) in enumerate(records):
-                page = site / f"{n // 1000:04d}" / f"{n % 1000:03d}.html"
+            for p, _entry in records:
+                page = site / passage_path(p)
                 page.parent.mkdir(parents=True, exist_ok=True)
                 page.write_text(_passage_page(p), encoding="utf-8")
             async with PagefindIndex(config={"force_language": lang, "output_path": str(out_dir / lang)}) as index:
                 await index.add_directory(str(site))
 
 
-def _passage_page(p: Passage) -> str:
-    """One passage as Pagefind reads it: the text in the body, ids (never titles) as meta.
+def passage_path(p: Passage) -> str:
+    """Where a passage's page sits in Pagefind's site, and so its result URL: <lecture>/<start>-<end>.html.
 
-    Pagefind indexes meta values too: a lecture's title in every passage's meta would make
-    each passage match a word of the title, so the catalog page takes titles from its cards.
+    The hit's address travels in the URL, not in meta: Pagefind 1.5 indexes meta values,
+    so a lecture id such as "...-interviewing-..." in meta made every passage of that
+    lecture match "interview". The catalog page turns the URL into Passage.url.
     """
-    meta = "".join(f'<meta data-pagefind-meta="{k}:{html.escape(str(v))}">'
-                   for k, v in (("lecture", p.lecture_id), ("passage", p.passage_id), ("t", p.start_s),
-                                ("end", p.end_s), ("lang", p.language)))
-    return (f'<!doctype html><html lang="{p.language}"><head><meta charset="utf-8">{meta}</head>'
-            f'<body><main data-pagefind-body data-pagefind-filter="lecture:{html.escape(p.lecture_id)}">'
-            f'<p>{html.escape(p.text)}</p></main></body></html>')
+    return f"{p.lecture_id}/{p.start_s}-{p.end_s}.html"
+
+
+def _passage_page(p: Passage) -> str:
+    """One passage as Pagefind reads it: only its text, in the language's index."""
+    return (f'<!doctype html><html lang="{p.language}"><head><meta charset="utf-8"></head>'
+            f'<body><main data-pagefind-body><p>{html.escape(p.text)}</p></main></body></html>')
 
 
 _HASHED = re.compile(r"_[0-9a-f]{7,}\.pf_[a-z]+$")

@@ -84,6 +84,10 @@ function safeExcerpt(excerpt) {
   }
   return frag;
 }
+function passageOf(url) {
+  const m = /\/([a-z0-9-]+)\/(\d+)-(\d+)\.html$/.exec(String(url || ""));
+  return m ? {lecture: m[1], start: Number(m[2]), end: Number(m[3])} : null;
+}
 let searchID = 0;
 async function search(q) {
   const id = ++searchID;
@@ -103,16 +107,19 @@ async function search(q) {
     if (id !== searchID) return;
     for (const {d, code} of shown) {
       const li = document.createElement("li");
+      // Pagefind's url is the passage's page, <lecture>/<start>-<end>.html (search.passage_path):
+      // the landing link is built from it like Passage.url.
+      const hit = passageOf(d.url);
+      if (!hit) continue;
       const a = document.createElement("a");
-      // Pagefind's own url is the throw-away passage page; the landing link is built like Passage.url.
-      a.href = `lectures/${encodeURIComponent(d.meta.lecture)}/index.html#t=${Number(d.meta.t) || 0},${Number(d.meta.end) || 0}&lang=${encodeURIComponent(d.meta.lang || code)}`;
+      a.href = `lectures/${hit.lecture}/index.html#t=${hit.start},${hit.end}&lang=${encodeURIComponent(code)}`;
       const title = document.createElement("span");
       title.className = "hit-title";
-      const card = cards.find((c) => c.dataset.id === d.meta.lecture);
-      title.textContent = card ? card.querySelector(".title").textContent : d.meta.lecture;
+      const card = cards.find((c) => c.dataset.id === hit.lecture);
+      title.textContent = card ? card.querySelector(".title").textContent : hit.lecture;
       const when = document.createElement("span");
       when.className = "hit-time";
-      when.textContent = timeLabel(d.meta.t);
+      when.textContent = timeLabel(hit.start);
       a.append(title, " ", when);
       const ex = document.createElement("p");
       ex.lang = code;
