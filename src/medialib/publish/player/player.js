@@ -564,6 +564,7 @@
     var found = null;      // a search hit's passage {start, end, lang} (seconds), from the link
     var pinned = null;     // its language: the panel keeps it until the learner picks subtitles
     var scrollToFound = false;
+    var firstFound = null;  // the button of the passage's first cue
     var matches = null;    // the in-lecture search's hit count, null when not searching
 
     function clock(ms) {
@@ -622,6 +623,9 @@
       markFound();
       if (search.value) filter();
       update();
+      // After update(): marking the cue playing now (before the link's seek lands, the
+      // first one) must not scroll the list away from the passage.
+      showFound();
     }
 
     // The found passage: the cues that start within [start, end), or with no usable end
@@ -635,6 +639,7 @@
 
     function markFound() {
       var first = null;
+      firstFound = null;
       buttons.forEach(function (b, i) {
         var hit = !!found && inFound(shown.cues[i]);
         b.classList.toggle("passage", hit);
@@ -649,11 +654,14 @@
           b.insertBefore(note, b.firstChild);
         }
       });
-      if (first && scrollToFound) {
-        scrollToFound = false;
-        // The list scrolls, not the page, so the video stays in view.
-        list.scrollTop = Math.max(0, first.offsetTop - list.clientHeight / 6);
-      }
+      firstFound = first;
+    }
+
+    // Once per link: the list scrolls, not the page, so the video stays in view.
+    function showFound() {
+      if (!firstFound || !scrollToFound) return;
+      scrollToFound = false;
+      list.scrollTop = Math.max(0, firstFound.offsetTop - list.clientHeight / 6);
     }
 
     // The text of track's cue at ms (the second line of a cue, and the overlay).
@@ -868,6 +876,7 @@
           applyDual();
         } else if (shown) {
           markFound();
+          showFound();
         }
       }
     };
