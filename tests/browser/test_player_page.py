@@ -501,7 +501,8 @@ def test_a_search_hit_marks_its_passage_in_its_language_and_bad_links_do_no_harm
         page.wait_for_selector("#transcript-cues .cue.passage")
         assert _marked(page) == [str(i) for i in range(24, 37)]   # the cues starting at 72 ... 108 s
         assert page.get_attribute("#transcript-cues", "lang") == "en"
-        assert page.text_content(".cue.passage >> nth=0") == "Found passage:1:12The next point of the lecture, number 25."
+        first = page.text_content(".cue.passage >> nth=0")   # told to screen readers, not shown
+        assert first == "Found passage:1:12The next point of the lecture, number 25."
         inside = page.evaluate("""() => { const l = document.getElementById('transcript-cues'),
             b = l.querySelector('.cue.passage'); return b.offsetTop >= l.scrollTop &&
             b.offsetTop + b.offsetHeight <= l.scrollTop + l.clientHeight; }""")
@@ -543,7 +544,8 @@ def test_the_language_switch_translates_the_page_and_persists_over_a_reload(serv
             assert page.get_attribute("#player", "aria-label") == ru["player_player"]
             assert page.get_attribute("#video", "aria-label") == "Видео: Тестовая лекция <12 s>"
             assert page.text_content("#lang-switch") == "English" and page.get_attribute("#lang-switch", "lang") == "en"
-            page.wait_for_function("() => document.getElementById('transcript-status').textContent === 'Совпадений: 6'")
+            page.wait_for_function("() => document.getElementById('transcript-status').textContent"
+                                   " === 'Совпадений: 6'")
             page.reload(wait_until="load")
             page.wait_for_selector("#transcript:not([hidden]) button.cue")
             page.fill("#transcript-search", "caption")
