@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import imageio_ffmpeg
 import pytest
 from browser import chromium_available, open_player, player_session
-from ladder_bundle import first_pts_s
+from ladder_bundle import build_ladder_bundle, first_pts_s, synthetic_transcript
 
 from medialib.errors import InputError
 from medialib.publish.page import (
@@ -138,6 +139,31 @@ def test_page_without_extras_hides_their_sections():
     assert not any(t == "a" for t, _ in doc.tags)
     assert not any("poster" in a for t, a in doc.tags if t == "video")
     assert 'class="toolbar" hidden' in page and "aria-labelledby=\"downloads-heading\" hidden" in page
+
+
+def test_renders_in_russian_with_no_english_word_of_its_own():
+    from medialib.publish.bundle import MACHINE_NOTE
+    from medialib.publish.strings import strings
+
+    table = strings(("player_",))
+    page = render_player_page(info(notes=(MACHINE_NOTE,)), lang="ru")
+    doc = parse(page)
+    assert doc.tags[0] == ("html", {"lang": "ru"})
+    assert json.loads(doc.scripts[0][1])["strings"] == table   # both languages, for the switch
+    markup = page.replace(doc.scripts[0][1], "")
+    assert '<label for="subtitle-select" data-i18n="player_subtitles">Субтитры</label>' in markup
+    assert table["ru"]["player_note_machine"] in markup
+    # (the switch's "Русский" is also a subtitle language's own name)
+    leftovers = [en for key, en in table["en"].items()
+                 if key != "player_language_switch" and en != table["ru"][key] and html.escape(en) in markup]
+    assert leftovers == []
+    keys = set(re.findall(r'data-i18n(?:-aria)?="([a-z_]+)"', markup))
+    assert keys and keys <= set(table["en"])
+
+
+def test_a_page_language_outside_the_table_is_refused():
+    with pytest.raises(InputError, match=re.escape("player page: language 'de' is not one of ['en', 'ru']")):
+        render_player_page(info(), lang="de")
 
 
 @pytest.mark.parametrize(
@@ -440,4 +466,113 @@ def test_shortcuts_act_only_while_the_player_has_focus(served):
         assert page.input_value("#speed-select") == "1.25"
         page.keyboard.press("c")
         assert page.input_value("#subtitle-select") == "off"
+    assert errors == []
+
+
+# ---- the page's language, a search hit's passage, axe -------------------------------
+
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def passage_page(tmp_path_factory) -> str:
+    """A 120 s lecture, a cue every 3 s in en and ru, so a search hit at 70-110 s has cues to mark and to play."""
+    root = build_ladder_bundle(tmp_path_factory.mktemp("passage"), seconds=120, rungs=((144, 150),),
+                               transcript=synthetic_transcript(40, 120, ("en", "ru")))
+    shutil.copyfile(AXE, root / "axe.min.js")   # same origin: the page's CSP lets the test load it
+    with serve_bundle(root) as (base, _log):
+        yield base + "index.html"
+
+
+def _marked(page) -> list[str]:
+    return page.eval_on_selector_all("#transcript-cues .cue.passage", "els => els.map(e => e.dataset.i)")
+
+
+def _go(page, fragment: str) -> None:
+    page.evaluate("(h) => { window.location.hash = h; }", fragment)
+    page.wait_for_function("(h) => decodeURIComponent(window.location.hash) === '#' + h", arg=fragment)
+    page.wait_for_timeout(100)   # hashchange is a task of its own
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
+def test_a_search_hit_marks_its_passage_in_its_language_and_bad_links_do_no_harm(passage_page):
+    with player_session(passage_page + "#t=70,110&lang=en", 30.0) as (page, errors, _requests):
+        page.wait_for_selector("#transcript-cues .cue.passage")
+        assert _marked(page) == [str(i) for i in range(24, 37)]   # the cues starting at 72 ... 108 s
+        assert page.get_attribute("#transcript-cues", "lang") == "en"
+        first = page.text_content(".cue.passage >> nth=0")   # told to screen readers, not shown
+        assert first == "Found passage:1:12The next point of the lecture, number 25."
+        inside = page.evaluate("""() => { const l = document.getElementById('transcript-cues'),
+            b = l.querySelector('.cue.passage'); return b.offsetTop >= l.scrollTop &&
+            b.offsetTop + b.offsetHeight <= l.scrollTop + l.clientHeight; }""")
+        assert inside and page.evaluate("document.getElementById('transcript-cues').scrollTop") > 0
+        # another hit on the same page, in Russian: the panel follows its language
+        _go(page, "t=20,40&lang=ru")
+        page.wait_for_function("() => document.getElementById('transcript-cues').lang === 'ru'")
+        assert _marked(page) == [str(i) for i in range(7, 14)]
+        # no end, an unknown language: the cue playing at the start, language kept
+        _go(page, "t=50&lang=xx")
+        assert _marked(page) == ["16"] and page.get_attribute("#transcript-cues", "lang") == "ru"
+        _go(page, "t=90,30")                    # an end before the start: as if none
+        assert _marked(page) == ["30"]
+        _go(page, "t=9999,10020&lang=en")       # beyond the end: nothing to mark
+        page.wait_for_function("() => document.getElementById('transcript-cues').lang === 'en'")
+        assert _marked(page) == []
+        _go(page, "t=junk,&lang=<b>")
+        assert _marked(page) == []
+        state = page.evaluate("() => window.medialibPlayer.errors")
+    assert errors == [] and state == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
+def test_the_language_switch_translates_the_page_and_persists_over_a_reload(served):
+    from medialib.publish.strings import strings
+
+    ru = strings(("player_",))["ru"]
+    base, _ = served
+    with player_session(base + "index.html", 30.0) as (page, errors, _requests):
+        page.wait_for_selector("#transcript:not([hidden]) button.cue")
+        assert page.text_content("label[for='subtitle-select']") == "Subtitles"
+        page.click("#lang-switch")
+        page.fill("#transcript-search", "caption")
+        for _ in range(2):                      # switched, then reloaded
+            assert page.evaluate("document.documentElement.lang") == "ru"
+            texts = page.eval_on_selector_all("[data-i18n]", "els => els.map(e => [e.dataset.i18n, e.textContent])")
+            assert texts and all(text == ru[key] for key, text in texts)
+            assert page.get_attribute("#player", "aria-label") == ru["player_player"]
+            assert page.get_attribute("#video", "aria-label") == "Видео: Тестовая лекция <12 s>"
+            assert page.text_content("#lang-switch") == "English" and page.get_attribute("#lang-switch", "lang") == "en"
+            page.wait_for_function("() => document.getElementById('transcript-status').textContent"
+                                   " === 'Совпадений: 6'")
+            page.reload(wait_until="load")
+            page.wait_for_selector("#transcript:not([hidden]) button.cue")
+            page.fill("#transcript-search", "caption")
+        page.click("#lang-switch")              # and back
+        assert page.text_content("label[for='subtitle-select']") == "Subtitles"
+        page.wait_for_function("() => document.getElementById('transcript-status').textContent === '6 matches'")
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and playwright")
+@pytest.mark.parametrize("width, lang", [(1024, "en"), (1024, "ru"), (320, "en"), (320, "ru")])
+def test_axe_finds_no_violations(passage_page, width, lang):
+    with player_session(passage_page + "#t=70,110&lang=en", 30.0) as (page, errors, _requests):
+        page.set_viewport_size({"width": width, "height": 800})
+        if lang == "ru":
+            page.click("#lang-switch")
+        page.wait_for_selector("#transcript-cues .cue.passage")
+        page.fill("#transcript-search", "cue")   # marks in the list, a status message
+        page.wait_for_function("() => document.getElementById('transcript-status').textContent !== ''")
+        assert page.evaluate("document.documentElement.lang") == lang
+        page.add_script_tag(url="/axe.min.js")
+        violations = page.evaluate("""async () => {
+            const r = await axe.run(document, {runOnly: {type: 'tag', values:
+                ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}});
+            return r.violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
+        }""")
+        assert violations == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert errors == []

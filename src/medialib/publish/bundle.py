@@ -40,6 +40,7 @@ from medialib.publish.playlists import (
     with_timestamp_map,
     write_master_playlist,
 )
+from medialib.publish.strings import LANGUAGES as UI_LANGUAGES
 from medialib.speech.transcript import Transcript
 from medialib.subtitles.cues import Track
 from medialib.subtitles.formats import to_srt, to_webvtt
@@ -211,7 +212,10 @@ def package_subtitles(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder:
                     duration_s=duration, master="master.m3u8", poster="poster.jpg" if poster else None,
                     transcript=transcript_name, subtitles=tuple(links), audio_only=not ladder.video,
                     notes=tuple(notes), audio_master=AUDIO_MASTER if audio_master else None)
-    (out_dir / "index.html").write_text(render_player_page(page, shared_assets), encoding="utf-8")
+    # The page's own words start in the lecture's language (when the table has it); player.js
+    # then follows the learner's choice or browser, so most learners see no switch.
+    ui_lang = main_lang if main_lang in UI_LANGUAGES else "en"
+    (out_dir / "index.html").write_text(render_player_page(page, shared_assets, lang=ui_lang), encoding="utf-8")
     if shared_assets is None:
         for asset in player_assets():
             shutil.copyfile(asset, out_dir / asset.name)

@@ -8,6 +8,11 @@ Content-Security-Policy says so too.
 
 player.js reads the lecture from a `<script type="application/json" id="lecture">`
 element holding `page_data(info)`, so the page needs no second request to start.
+
+The page's own words come from strings.toml (the player_ keys): rendered in one
+language, with both languages under "strings" in that JSON, so player.js can follow the
+learner's choice (localStorage "medialib.lang", the catalog's key too) without a reload.
+The lecture's own words (title, speaker, cues, language names) are never translated.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from string import Template
 
 from medialib.clock import format_duration_s
 from medialib.errors import InputError
+from medialib.publish.strings import LANGUAGES, strings
 
 PLAYER_DIR = Path(__file__).with_name("player")
 _ASSETS = ("hls.min.js", "player.js", "player.css")
@@ -103,24 +109,39 @@ def player_assets() -> tuple[Path, ...]:
     return tuple(PLAYER_DIR / name for name in _ASSETS)
 
 
-def page_data(info: PageInfo) -> str:
-    """PageInfo as JSON that is safe inside a <script> element.
+def page_data(info: PageInfo, *, texts: dict[str, dict[str, str]] | None = None) -> str:
+    """PageInfo as JSON that is safe inside a <script> element; texts ({language: {key: text}}) under "strings".
 
     Every "<" becomes \\u003c, so neither "</script>" nor "<!--" in a title can end or
     confuse the element; the JSON value is unchanged.
     """
-    text = json.dumps(asdict(info), ensure_ascii=False, separators=(",", ":"))
+    data = asdict(info)
+    if texts is not None:
+        data["strings"] = texts
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return text.replace("<", "\\u003c")
 
 
-def render_player_page(info: PageInfo, assets: Mapping[str, str] | None = None) -> str:
-    """The bundle's index.html for one lecture.
+def _note(note: str, t: dict[str, str], english: dict[str, str]) -> str:
+    """One notice; a notice in the table's English words (bundle.MACHINE_NOTE) is shown translated."""
+    key = next((k for k, text in english.items() if k.startswith("player_note_") and text == note), None)
+    if key is None:
+        return f"<li>{html.escape(note)}</li>"
+    return f'<li data-i18n="{key}">{html.escape(t[key])}</li>'
+
+
+def render_player_page(info: PageInfo, assets: Mapping[str, str] | None = None, *, lang: str = "en") -> str:
+    """The bundle's index.html for one lecture, its own words in lang ("en" or "ru").
 
     assets: {file name: URL} of the shared player files (publish.assets.asset_urls, e.g.
     "../../assets/<sha256-12>/hls.min.js"); None when copies sit beside index.html.
     """
+    if lang not in LANGUAGES:
+        raise InputError(f"player page: language {lang!r} is not one of {list(LANGUAGES)}; render in one of those")
     urls = {p.name: p.name for p in player_assets()} | dict(assets or {})
     esc = html.escape  # quote=True: safe in text and in double-quoted attributes
+    table = strings(("player_",))
+    t = table[lang]
     lang_attr = f' lang="{esc(info.language)}"' if info.language else ""
 
     byline = [esc(part) for part in (info.speaker, info.event) if part]
@@ -128,8 +149,9 @@ def render_player_page(info: PageInfo, assets: Mapping[str, str] | None = None) 
 
     notes = ""
     if info.notes:
-        items = "".join(f"<li>{esc(n)}</li>" for n in info.notes)
-        notes = f'<section class="notes" aria-label="Notices"><ul>{items}</ul></section>'
+        items = "".join(_note(n, t, table["en"]) for n in info.notes)
+        notes = (f'<section class="notes" aria-label="{esc(t["player_notices"])}" data-i18n-aria="player_notices">'
+                 f"<ul>{items}</ul></section>")
 
     options = "".join(
         f'<option value="{esc(s.language)}" lang="{esc(s.language)}"'
@@ -142,15 +164,20 @@ def render_player_page(info: PageInfo, assets: Mapping[str, str] | None = None) 
         if s.srt:
             links.append(f'<a href="{esc(s.srt)}" download>SRT</a>')
         downloads.append(
-            f'<li><span lang="{esc(s.language)}">{esc(s.name)}</span> subtitles: {", ".join(links)}</li>'
+            f'<li><span data-i18n="player_subtitles">{esc(t["player_subtitles"])}</span> '
+            f'<span lang="{esc(s.language)}">{esc(s.name)}</span>: {", ".join(links)}</li>'
         )
     if info.transcript:
         downloads.append(
-            f'<li><a href="{esc(info.transcript)}" download type="application/json">Transcript (JSON)</a></li>'
+            f'<li><a href="{esc(info.transcript)}" download type="application/json" '
+            f'data-i18n="player_transcript_json">{esc(t["player_transcript_json"])}</a></li>'
         )
 
     template = Template((PLAYER_DIR / "index.html.tmpl").read_text(encoding="utf-8"))
     return template.substitute(
+        {key: esc(text) for key, text in t.items()},
+        page_lang=lang,
+        switch_lang="ru" if lang == "en" else "en",  # the switch names the other language in itself
         title=esc(info.title),
         lecture_lang_attr=lang_attr,
         byline=" · ".join(byline),
@@ -158,14 +185,14 @@ def render_player_page(info: PageInfo, assets: Mapping[str, str] | None = None) 
         duration_iso=_iso_duration(info.duration_s),
         duration=format_duration_s(info.duration_s),
         player_class="player audio-only" if info.audio_only else "player",
-        media_label=esc(("Audio: " if info.audio_only else "Video: ") + info.title),
+        media_label=esc(t["player_audio_of" if info.audio_only else "player_video_of"].replace("{title}", info.title)),
         poster_attr=poster_attr,
         notes=notes,
         subtitle_options=options,
         subtitles_hidden="" if info.subtitles else " hidden",
         downloads="".join(downloads),
         downloads_hidden="" if downloads else " hidden",
-        lecture_json=page_data(info),
+        lecture_json=page_data(info, texts=table),
         player_css=esc(urls["player.css"]),
         hls_js=esc(urls["hls.min.js"]),
         player_js=esc(urls["player.js"]),

@@ -7,6 +7,7 @@
   "use strict";
 
   var STORE_KEY = "medialib.subtitleLanguage"; // "off" or a language code
+  var LANG_KEY = "medialib.lang"; // the page's own language, shared with the catalog
   var PREFS_KEY = "medialib.prefs"; // {speed, captionSize, captionColors, dual}
   var MAX_NETWORK_RESTARTS = 3;
 
@@ -21,15 +22,59 @@
   var api = { hls: null, video: video, errors: [] };
   window.medialibPlayer = api;
 
-  function showMessage(text) {
-    message.textContent = text;
+  // ---- the page's own words: strings.toml's player_ keys, English and Russian -----------
+  // The page arrives rendered in one language; this follows the learner's choice (kept
+  // under the catalog's key, so a choice made there carries over), else the browser's.
+  var table = lecture.strings || { en: {} }; // a page rendered without them shows the keys
+  var uiLang = (function () {
+    var stored = null;
+    try { stored = window.localStorage.getItem(LANG_KEY); } catch (e) { stored = null; }
+    var guess = stored || ((navigator.language || "en").toLowerCase().indexOf("ru") === 0 ? "ru" : "en");
+    return table[guess] ? guess : "en";
+  })();
+  var relabel = []; // functions that redraw texts made by script, run on a language switch
+
+  function tr(key, vars) {
+    var text = (table[uiLang] && table[uiLang][key]) || table.en[key] || key;
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return vars && k in vars ? String(vars[k]) : ""; });
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = uiLang;
+    var i, els = document.querySelectorAll("[data-i18n]");
+    for (i = 0; i < els.length; i++) els[i].textContent = tr(els[i].getAttribute("data-i18n"));
+    els = document.querySelectorAll("[data-i18n-aria]");
+    for (i = 0; i < els.length; i++) els[i].setAttribute("aria-label", tr(els[i].getAttribute("data-i18n-aria")));
+    var sw = document.getElementById("lang-switch");
+    if (sw) sw.lang = uiLang === "ru" ? "en" : "ru"; // it names the other language in that language
+    video.setAttribute("aria-label", tr(lecture.audio_only ? "player_audio_of" : "player_video_of", { title: lecture.title }));
+    relabel.forEach(function (redraw) { redraw(); });
+  }
+
+  var langSwitch = document.getElementById("lang-switch");
+  if (langSwitch) {
+    langSwitch.addEventListener("click", function () {
+      uiLang = uiLang === "ru" ? "en" : "ru";
+      try { window.localStorage.setItem(LANG_KEY, uiLang); } catch (e) { /* this page view only */ }
+      applyLanguage();
+    });
+  }
+  api.language = function () { return uiLang; };
+
+  var messageKey = null;
+  relabel.push(function () { if (messageKey) message.textContent = tr(messageKey); });
+
+  function showMessage(key) {
+    messageKey = key;
+    message.textContent = tr(key);
     message.hidden = false;
   }
 
-  function fail(text, detail) {
+  // key: the learner's message in strings.toml; detail: the developer's, for the console.
+  function fail(key, detail) {
     api.errors.push(detail);
     console.error(detail);
-    showMessage(text);
+    showMessage(key);
   }
 
   // localStorage throws in some private modes and on file:// pages; the choice is
@@ -67,10 +112,28 @@
 
   // "#t=90", "#t=1:30" or "#t=1m30s" (a media-fragment style link) starts there, so a
   // moment can be shared. A time beyond the end is clamped to just before the end.
+  // A search hit adds the passage's end and language: "#t=70,110&lang=ru".
   function hashTime() {
     var m = /(?:^#|&)t=([0-9hms:.]+)/.exec(window.location.hash);
-    if (!m) return null;
-    var v = m[1], secs = NaN;
+    return m ? clockSeconds(m[1]) : null;
+  }
+
+  // The passage a search hit points at: {start, end (null when missing or not after
+  // start), lang (null when absent)}; null for a plain moment link or none.
+  function hashPassage() {
+    var hash = window.location.hash;
+    var m = /(?:^#|&)t=([0-9hms:.]+)(?:,([0-9hms:.]+))?/.exec(hash);
+    var start = m ? clockSeconds(m[1]) : null;
+    if (start === null) return null;
+    var end = m[2] ? clockSeconds(m[2]) : null;
+    var l = /(?:^#|&)lang=([A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)(?:&|$)/.exec(hash);
+    if (end === null && !l) return null;
+    return { start: start, end: end !== null && end > start ? end : null, lang: l ? l[1] : null };
+  }
+
+  // Seconds from "90", "1:30", "1:02:03" or "1m30s"; null for anything else.
+  function clockSeconds(v) {
+    var secs = NaN;
     if (/^\d+(\.\d+)?$/.test(v)) secs = parseFloat(v);
     else if (/^(\d+:){1,2}\d+(\.\d+)?$/.test(v)) {
       secs = v.split(":").reduce(function (acc, part) { return acc * 60 + parseFloat(part); }, 0);
@@ -80,6 +143,7 @@
     }
     return isFinite(secs) && secs >= 0 ? secs : null;
   }
+  api.hashPassage = hashPassage;
 
   function mediaEnd() {
     var d = video.duration;
@@ -97,17 +161,21 @@
   }
   api.seekTo = seekTo;
 
-  var start = hashTime();
-  if (start) seekTo(start);
-  window.addEventListener("hashchange", function () {
-    var t = hashTime();
-    if (t !== null) seekTo(t);
-  });
-
   var src = lecture.master;
   var transcript = transcriptPanel();
-  select.addEventListener("change", function () { transcript.follow(select.value); });
+  // The learner's own choice of subtitles also moves the panel off a search hit's language.
+  select.addEventListener("change", function () { transcript.follow(select.value, true); });
+
+  var start = hashTime();
+  if (start) seekTo(start);
+  transcript.passage(hashPassage());
+  window.addEventListener("hashchange", function () {
+    var at = hashTime();
+    if (at !== null) seekTo(at);
+    transcript.passage(hashPassage());
+  });
   learnerPreferences();
+  applyLanguage(); // the learner's language, if the page was rendered in the other one
 
   if (window.Hls && window.Hls.isSupported()) {
     lowDataMode(playWithHlsJs);
@@ -119,11 +187,7 @@
     });
     playNatively();
   } else {
-    fail(
-      "This browser cannot play streaming video. Please try a current Firefox, Chrome, Edge or " +
-        "Safari; the subtitles and transcript can still be downloaded below.",
-      "no HLS support: neither Media Source Extensions nor native HLS"
-    );
+    fail("player_error_no_hls", "no HLS support: neither Media Source Extensions nor native HLS");
   }
 
   // The floor audio and, where the recording has one, the interpreter's channel
@@ -131,14 +195,19 @@
   // become known after the page starts (hls.js: AUDIO_TRACKS_UPDATED; Safari: addtrack),
   // and may be announced again, so the options are rebuilt from scratch each time.
   // tracks: [{name, lang}] in the player's order; current: the index playing, -1 if unknown.
+  var audioShown = null; // [tracks, current] as last shown, redrawn on a language switch
+  relabel.push(function () {
+    if (audioShown) showAudioChoice(audioShown[0], parseInt(audioSelect.value, 10));
+  });
   function showAudioChoice(tracks, current) {
     if (!audioSelect || !audioToolbar) return;
+    audioShown = [tracks, current];
     while (audioSelect.firstChild) audioSelect.removeChild(audioSelect.firstChild);
-    tracks.forEach(function (t, i) {
+    tracks.forEach(function (track, i) {
       var option = document.createElement("option");
       option.value = String(i);
-      option.textContent = t.name || t.lang || "Audio " + (i + 1);
-      if (t.lang) option.lang = t.lang;
+      option.textContent = track.name || track.lang || tr("player_audio_n", { n: i + 1 });
+      if (track.lang) option.lang = track.lang;
       audioSelect.appendChild(option);
     });
     showAudioTrack(current);
@@ -279,9 +348,7 @@
       } else {
         hls.destroy();
         fail(
-          data.type === Hls.ErrorTypes.NETWORK_ERROR
-            ? "The lecture could not be loaded. Check your connection and reload the page."
-            : "The lecture cannot be played in this browser. Please reload the page or try another browser.",
+          data.type === Hls.ErrorTypes.NETWORK_ERROR ? "player_error_network" : "player_error_media",
           detail
         );
       }
@@ -347,7 +414,7 @@
     video.addEventListener("error", function () {
       var err = video.error;
       fail(
-        "The lecture cannot be played. Check your connection and reload the page.",
+        "player_error_native",
         "native HLS error: " + (err ? err.code + " " + (err.message || "") : "unknown")
       );
     });
@@ -482,7 +549,7 @@
     var status = document.getElementById("transcript-status");
     var overlay = document.getElementById("dual-overlay");
     var dualLabel = document.getElementById("dual-label");
-    var none = { follow: function () {}, dual: function () {} };
+    var none = { follow: function () {}, dual: function () {}, passage: function () {} };
     if (!section || !list || !lecture.transcript || !window.fetch) return none;
 
     var tracks = [];       // [{language, name, cues: [[start_ms, end_ms, text]]}]
@@ -494,6 +561,11 @@
     var searchTimer = 0;
     var dualOn = false;
     var other = null;      // the second language's track while both are shown
+    var found = null;      // a search hit's passage {start, end, lang} (seconds), from the link
+    var pinned = null;     // its language: the panel keeps it until the learner picks subtitles
+    var scrollToFound = false;
+    var firstFound = null;  // the button of the passage's first cue
+    var matches = null;    // the in-lecture search's hit count, null when not searching
 
     function clock(ms) {
       var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
@@ -548,8 +620,48 @@
       list.textContent = "";
       list.lang = track.language;
       list.appendChild(frag);
+      markFound();
       if (search.value) filter();
       update();
+      // After update(): marking the cue playing now (before the link's seek lands, the
+      // first one) must not scroll the list away from the passage.
+      showFound();
+    }
+
+    // The found passage: the cues that start within [start, end), or with no usable end
+    // the cue playing at start; its first cue says so to screen readers. A passage past
+    // the end marks nothing.
+    function inFound(c) {
+      var a = c[0] / 1000;
+      if (found.end === null) return a <= found.start && found.start < c[1] / 1000;
+      return a >= found.start && a < found.end;
+    }
+
+    function markFound() {
+      var first = null;
+      firstFound = null;
+      buttons.forEach(function (b, i) {
+        var hit = !!found && inFound(shown.cues[i]);
+        b.classList.toggle("passage", hit);
+        var note = b.querySelector(".visually-hidden");
+        if (note) b.removeChild(note);
+        if (hit && !first) {
+          first = b;
+          note = document.createElement("span");
+          note.className = "visually-hidden";
+          note.setAttribute("data-i18n", "player_passage");
+          note.textContent = tr("player_passage");
+          b.insertBefore(note, b.firstChild);
+        }
+      });
+      firstFound = first;
+    }
+
+    // Once per link: the list scrolls, not the page, so the video stays in view.
+    function showFound() {
+      if (!firstFound || !scrollToFound) return;
+      scrollToFound = false;
+      list.scrollTop = Math.max(0, firstFound.offsetTop - list.clientHeight / 6);
     }
 
     // The text of track's cue at ms (the second line of a cue, and the overlay).
@@ -674,8 +786,15 @@
         var textEl = b.querySelector(".text");
         if (hit && (q || textEl.firstChild !== textEl.lastChild)) mark(textEl, c[2], q);
       });
-      status.textContent = !q ? "" : hits === 0 ? "No matches" : hits === 1 ? "1 match" : hits + " matches";
+      matches = q ? hits : null;
+      showMatches();
     }
+
+    function showMatches() {
+      status.textContent = matches === null ? "" : matches === 0 ? tr("player_no_matches")
+        : matches === 1 ? tr("player_one_match") : tr("player_matches", { count: matches });
+    }
+    relabel.push(showMatches);
 
     function asText() {
       var head = [lecture.title];
@@ -715,7 +834,8 @@
       })
       .then(function (doc) {
         tracks = (doc && doc.tracks ? doc.tracks : []).filter(function (t) { return t.cues && t.cues.length; });
-        var track = pick(wanted || chosen);
+        if (pinned && !tracks.some(function (t) { return t.language === pinned; })) pinned = null;
+        var track = pick(pinned || wanted || chosen);
         if (!track) return;
         section.hidden = false;
         if (dualLabel) dualLabel.hidden = tracks.length < 2;
@@ -728,9 +848,11 @@
 
     api.transcript = { update: update, dualOn: function () { return dualOn && !!other; }, cueAt: function (t) { return cueAt(t); } };
     return {
-      follow: function (language) {
+      // language: the subtitles now chosen; byLearner: the learner chose them (not a player event).
+      follow: function (language, byLearner) {
         wanted = language;
-        if (!tracks.length) return;
+        if (byLearner) pinned = null;
+        if (!tracks.length || pinned) return;
         var track = pick(language);
         if (track && track !== shown) {
           shown = track;
@@ -740,6 +862,22 @@
       dual: function (on) {
         dualOn = !!on;
         applyDual();
+      },
+      // p: hashPassage()'s record or null; marks it and shows its language if there is one.
+      passage: function (p) {
+        found = p;
+        scrollToFound = !!p;
+        if (p && p.lang) pinned = p.lang;
+        if (!tracks.length) return;
+        if (pinned && !tracks.some(function (t) { return t.language === pinned; })) pinned = null;
+        var track = pinned ? pick(pinned) : shown;
+        if (track && track !== shown) {
+          shown = track;
+          applyDual();
+        } else if (shown) {
+          markFound();
+          showFound();
+        }
       }
     };
   }
