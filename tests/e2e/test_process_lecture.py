@@ -153,6 +153,13 @@ def test_catalog_lists_the_lecture(published, storage_opts):
     catalog = json.loads(fetch(storage.public_url(storage_opts, "catalog.json")))
     entry = next(e for e in catalog if e["id"] == published.lecture_id)
     assert entry["languages"] == ["en"] and entry["player"].endswith("/index.html")
+    # The catalog page and the search index, rebuilt after the publish, readable anonymously.
+    page = fetch(published.catalog_url).decode()
+    assert published.catalog_url == storage.public_url(storage_opts, "index.html")
+    assert f'href="lectures/{published.lecture_id}/index.html"' in page
+    assert json.loads(fetch(storage.public_url(storage_opts, "search/en/pagefind-entry.json")))
+    script = re.search(r'src="(assets/[0-9a-f]{12}/catalog\.js)"', page).group(1)
+    assert fetch(storage.public_url(storage_opts, script))
 
 
 def test_second_ingest_of_the_same_bytes_finds_the_lecture(published, storage_opts, lecture_clip):
