@@ -21,3 +21,5 @@ for _name, _value in {
 
 # Prefect creates its home without parents; on a new machine ~/.local/share/medialib may not exist yet.
 os.makedirs(os.environ["PREFECT_HOME"], exist_ok=True)
+
+from . import results as results  # noqa: E402  (registers the result-storage block type in every run process)

@@ -25,6 +25,7 @@ from medialib.ids import options_digest
 from medialib.pipeline import stages
 from medialib.pipeline.records import Lecture, LectureRequest, PublishRecord, Published
 from medialib.pipeline.versions import cache_version
+from medialib.recordjson import from_jsonable
 from medialib.storage.embedded import resolve_storage
 
 from .progress import reporter
@@ -33,6 +34,20 @@ from .progress import reporter
 def settings() -> Settings:
     """This run's settings (the config file and MEDIALIB_* variables as they are now)."""
     return load_settings()
+
+
+def run_settings(config: dict | None) -> Settings:
+    """This machine's settings, or the submitter's (config) with this machine's storage and cluster ones."""
+    here = settings()
+    if not config:
+        return here
+    keep = {name: getattr(here, name).model_dump() for name in ("storage", "embedded", "cluster")}
+    return Settings.model_validate({**config, **keep})
+
+
+def submitted_config(s: Settings) -> dict:
+    """The settings a submitter sends with a run (no storage keys or endpoints)."""
+    return s.model_dump(mode="json", exclude={"storage", "embedded", "cluster"})
 
 
 class SettingsThreadPool(ThreadPoolTaskRunner):
@@ -145,23 +160,28 @@ def _with_retries(s: Settings):
 def process_lecture(source: str, title: str, language: str | None = None, speaker: str | None = None,
                     event: str | None = None, lecture_id: str | None = None,
                     audio: list[str] | None = None, event_date: str | None = None,
-                    recorded_date: str | None = None) -> Published:
+                    recorded_date: str | None = None, lecture: dict | None = None,
+                    config: dict | None = None) -> Published:
     """Ingest, transcode, transcribe, translate and publish one recording; returns where learners find it.
 
     audio: stream roles, e.g. ["0:floor", "1:interpretation:ru"]; default: stream 0 is the floor.
     event_date, recorded_date: ISO dates (YYYY-MM-DD) the catalog shows and sorts by.
+    lecture: a recording already ingested elsewhere (its Lecture record, as JSON): a run on a
+    worker, which fetches the original from the archive. config: the submitter's settings,
+    so every worker runs with the same ones (storage and cluster settings stay this machine's).
     """
-    language = stages.check_request(Path(source), title, language=language, audio=audio or ())  # before any work
+    if lecture is None:
+        language = stages.check_request(Path(source), title, language=language, audio=audio or ())  # before any work
     event_date, recorded_date = stages.check_date(event_date, "event date"), stages.check_date(recorded_date,
                                                                                                "recorded date")
-    s = settings()
+    s = run_settings(config)
     t = _with_retries(s)
     opts = resolve_storage(s)        # the embedded server starts here when no endpoint is configured
     home = medialib_home()
     request = LectureRequest(source=source, title=title, language=language, speaker=speaker, event=event,
                              lecture_id=lecture_id, audio=tuple(audio or ()), event_date=event_date,
                              recorded_date=recorded_date)
-    lecture: Lecture = t["ingest"](request, opts)
+    lecture: Lecture = from_jsonable(Lecture, lecture) if lecture is not None else t["ingest"](request, opts)
     ing = lecture.ingested
     ladder = t["ladder"].submit(ing, opts, s.ladder, home, lecture.roles)   # runs beside the speech chain
     transcript, tracks, plans, peaks = None, [], (), None

@@ -187,6 +187,20 @@ class ReviewOptions(_Section):
         return self.database_url or f"sqlite:///{medialib_home() / 'review.db'}"
 
 
+class ClusterOptions(_Section):
+    """Several machines on Prefect: `medialib server up` here, `medialib worker start` anywhere."""
+
+    host: str                    # address the Prefect server (and the embedded S3 server) listen on
+    advertise: str               # address other machines use to reach them; "" = host
+    prefect_port: int = Field(ge=1, le=65535)
+    database_url: str            # Prefect's database: "" = SQLite under $MEDIALIB_HOME/cluster; postgresql+asyncpg://...
+    work_pool: str
+    heartbeat_s: int = Field(ge=30)      # flow runs' heartbeat (Prefect's minimum is 30 s)
+    crashed_after_s: int = Field(ge=31)  # a run with no heartbeat for this long is marked Crashed
+    resubmit: int = Field(ge=0)          # times an event re-submits a crashed lecture run
+    start_timeout_s: float = Field(gt=0)
+
+
 class Settings(_Section):
     storage: StorageOptions
     embedded: EmbeddedOptions
@@ -196,6 +210,7 @@ class Settings(_Section):
     translation: TranslationOptions
     flow: FlowOptions
     review: ReviewOptions
+    cluster: ClusterOptions
 
     def home(self) -> Path:
         return medialib_home()

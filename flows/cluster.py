@@ -1,0 +1,134 @@
+"""The flows on Prefect's server: deployments by module path, results in S3, crashed-run detection.
+
+`deploy_flows` is what `medialib server up` and `medialib deploy` run against a Prefect
+server: a process work pool, the flows deployed by module path (a worker imports
+`medialib_flows...` from its own install: a wheel and the Whisper weights are all a
+machine needs), the result-storage block that keeps Prefect's results and cache records
+in the archive bucket, and the automation that marks a run Crashed when its heartbeats
+stop (a worker killed). `ping` is a tiny flow to check that workers answer.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+from prefect import flow
+
+from medialib.config import load_settings
+
+from .results import MedialibResults
+
+
+@flow(name="ping")
+def ping(tag: str = "") -> dict:
+    """Which machine and process ran this, and the storage it sees (a worker check)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "tag": tag,
+            "endpoint": os.environ.get("MEDIALIB_STORAGE__ENDPOINT_URL", "")}
+
+
+def deployable_flows() -> dict:
+    """Deployment name -> flow, imported here so a worker resolves each by its module path."""
+    from .process_lecture import process_lecture
+
+    flows = {"process-lecture": process_lecture, "ping": ping}
+    try:
+        from .process_event import process_event
+    except ImportError:   # an install without the event flow
+        pass
+    else:
+        flows["process-event"] = process_event
+    return flows
+
+
+def deploy_flows(pool: str | None = None) -> dict[str, str]:
+    """Work pool, deployments, results block and the crashed-run automation; idempotent. Returns {name: id}."""
+    from prefect import deploy
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments.runner import EntrypointType
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    s = load_settings()
+    pool = pool or s.cluster.work_pool
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(
+                name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template(),
+                description="medialib: processes recordings (medialib worker start)"))
+    MedialibResults.register_type_and_schema()
+    MedialibResults().save("cluster", overwrite=True)
+    deployments = [f.to_deployment(name=name, entrypoint_type=EntrypointType.MODULE_PATH, tags=["medialib"])
+                   for name, f in deployable_flows().items()]
+    ids = deploy(*deployments, work_pool_name=pool, build=False, push=False, print_next_steps_message=False,
+                 ignore_warnings=True)
+    _crashed_run_automation(s.cluster.crashed_after_s)
+    return {d.name: str(i) for d, i in zip(deployments, ids)}
+
+
+def _crashed_run_automation(after_s: int) -> None:
+    """Prefect's documented zombie-run detection: no heartbeat for after_s -> Crashed."""
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    name = "medialib: crash runs without heartbeat"
+    try:
+        old = Automation.read(name=name)
+    except ValueError:
+        old = None
+    if old is not None:
+        old.delete()
+    Automation(
+        name=name,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=after_s),
+        ),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                    message=f"no heartbeat for {after_s} s: its worker stopped")],
+    ).create()
+
+
+def submit_lecture(request, *, deployment: str = "process-lecture/process-lecture"):
+    """Ingest here (probe, hash, archive the original), process on a worker, wait; returns Published.
+
+    A run whose worker died is marked Crashed by the heartbeat automation and submitted
+    again (cluster.resubmit times): its finished stages come from the shared result storage.
+    """
+    from prefect.deployments import run_deployment
+
+    from medialib.errors import OperatorError
+    from medialib.pipeline import stages
+    from medialib.recordjson import to_jsonable
+    from medialib.storage.embedded import resolve_storage
+
+    from .process_lecture import submitted_config
+
+    s = load_settings()
+    lecture = stages.start_lecture(request, resolve_storage(s))
+    params = {"source": request.source, "title": request.title, "language": request.language,
+              "speaker": request.speaker, "event": request.event, "lecture_id": lecture.ingested.lecture_id,
+              "audio": list(request.audio), "event_date": request.event_date, "recorded_date": request.recorded_date,
+              "lecture": to_jsonable(lecture), "config": submitted_config(s)}
+    for attempt in range(s.cluster.resubmit + 1):
+        run = run_deployment(deployment, parameters=params, timeout=None,
+                             tags=["medialib", f"lecture:{lecture.ingested.lecture_id}"])
+        if run.state.is_completed():
+            return run.state.result()
+        if not run.state.is_crashed():
+            return run.state.result(raise_on_failure=True)   # the stage's own error, typed
+    raise OperatorError(f"{lecture.ingested.lecture_id}: its run crashed {s.cluster.resubmit + 1} times "
+                        f"(last: {run.state.message}); see the run in Prefect's UI")

@@ -1,0 +1,270 @@
+"""Several machines on Prefect: the server machine, the join file, workers.
+
+`medialib server up` starts Prefect's own server (API and UI) and, when no S3 endpoint is
+configured, the embedded S3 server, both on `cluster.host`; it deploys the flows to a
+process work pool and writes a join file. `medialib worker start --join FILE` on any
+machine (medialib installed, Whisper weights installed) turns that file into the
+environment of a Prefect process worker: the Prefect API, the shared S3 endpoint and
+keys, and Prefect's result storage in that S3, so a stage cached on one machine is
+reused on every other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from medialib.config import Settings, medialib_home
+from medialib.errors import InputError, NotFoundError, OperatorError
+
+JOIN_FILE = "join.toml"
+STATE_FILE = "prefect-server.json"
+RESULTS_BLOCK = "medialib-results/cluster"   # Prefect block (type slug/name) holding results in S3
+
+
+@dataclass(frozen=True)
+class JoinInfo:
+    """What a machine needs to work for this cluster (the join file's content)."""
+
+    prefect_api_url: str
+    endpoint_url: str
+    access_key_id: str
+    secret_access_key: str
+    region: str
+    archive_bucket: str
+    publish_bucket: str
+    public_base_url: str
+    work_pool: str
+    heartbeat_s: int
+
+
+def cluster_dir() -> Path:
+    return medialib_home() / "cluster"
+
+
+def default_join_file() -> Path:
+    return cluster_dir() / JOIN_FILE
+
+
+def write_join_file(path: Path, info: JoinInfo) -> Path:
+    """The join file, readable by its owner only: it holds the storage keys."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"# medialib join file, written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `medialib server up`.",
+             "# On another machine: medialib worker start --join THIS_FILE. Keep it private (storage keys).",
+             "[cluster]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in asdict(info).items()]
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_join_file(path: Path) -> JoinInfo:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")).get("cluster", {})
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: no join file; copy the one `medialib server up` wrote on the server "
+                            f"machine ({default_join_file()} there)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: not a join file ({e})") from None
+    missing = [k for k in JoinInfo.__dataclass_fields__ if k not in data]
+    if missing:
+        raise InputError(f"{path}: the join file lacks {', '.join(missing)}; write it again with `medialib server up`")
+    return JoinInfo(**{k: data[k] for k in JoinInfo.__dataclass_fields__})
+
+
+def join_env(info: JoinInfo) -> dict[str, str]:
+    """The environment of a process that works for the cluster (a worker and the runs it starts)."""
+    return {
+        "PREFECT_API_URL": info.prefect_api_url,
+        "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": RESULTS_BLOCK,
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(info.heartbeat_s),
+        "MEDIALIB_STORAGE__ENDPOINT_URL": info.endpoint_url,
+        "MEDIALIB_STORAGE__ACCESS_KEY_ID": info.access_key_id,
+        "MEDIALIB_STORAGE__SECRET_ACCESS_KEY": info.secret_access_key,
+        "MEDIALIB_STORAGE__REGION": info.region,
+        "MEDIALIB_STORAGE__ARCHIVE_BUCKET": info.archive_bucket,
+        "MEDIALIB_STORAGE__PUBLISH_BUCKET": info.publish_bucket,
+        "MEDIALIB_STORAGE__PUBLIC_BASE_URL": info.public_base_url,
+    }
+
+
+def apply_join(path: Path | None) -> JoinInfo | None:
+    """Put a join file's environment into this process (an explicit file, else this machine's own, if any)."""
+    if path is None:
+        path = default_join_file()
+        if not path.exists():
+            return None
+    info = read_join_file(path)
+    os.environ.update(join_env(info))
+    return info
+
+
+# --- the Prefect server process -------------------------------------------------------------
+
+
+def _api_url(s: Settings) -> str:
+    return f"http://{s.cluster.advertise or s.cluster.host}:{s.cluster.prefect_port}/api"
+
+
+def _healthy(api_url: str, timeout_s: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout_s) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def server_state() -> dict | None:
+    """The running Prefect server started here ({pid, api_url, ...}), else None."""
+    try:
+        state = json.loads((cluster_dir() / STATE_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return state if _alive(int(state.get("pid", 0))) else None
+
+
+def prefect_server_env(s: Settings) -> dict[str, str]:
+    home = cluster_dir() / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update({
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_UI_API_URL": _api_url(s),
+        "PREFECT_SERVER_API_HOST": s.cluster.host,
+        "PREFECT_SERVER_API_PORT": str(s.cluster.prefect_port),
+    })
+    env.pop("PREFECT_API_URL", None)   # the server itself is not a client of another
+    if s.cluster.database_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = s.cluster.database_url
+    return env
+
+
+def start_prefect_server(s: Settings) -> dict:
+    """Start Prefect's server in its own session (it outlives this command); returns its state."""
+    if (state := server_state()) is not None:
+        return state
+    api_url = _api_url(s)
+    local_api = f"http://{s.cluster.host}:{s.cluster.prefect_port}/api"
+    if _healthy(local_api):
+        raise OperatorError(f"something already answers at {local_api}; stop it or set cluster.prefect_port")
+    cluster_dir().mkdir(parents=True, exist_ok=True)
+    log = cluster_dir() / "prefect-server.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", s.cluster.host,
+             "--port", str(s.cluster.prefect_port)],
+            env=prefect_server_env(s), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    deadline = time.monotonic() + s.cluster.start_timeout_s
+    while not _healthy(local_api):
+        if proc.poll() is not None:
+            raise OperatorError(f"Prefect's server exited at start (code {proc.returncode}); see {log}")
+        if time.monotonic() > deadline:
+            _stop_group(proc.pid, 10)
+            raise OperatorError(f"Prefect's server did not answer at {local_api} within "
+                                f"{s.cluster.start_timeout_s:.0f} s; see {log}")
+        time.sleep(0.5)
+    state = {"pid": proc.pid, "api_url": api_url, "local_api_url": local_api, "log": str(log),
+             "started_at": datetime.now(timezone.utc).isoformat()}
+    (cluster_dir() / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
+    return state
+
+
+def _stop_group(pid: int, timeout_s: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(os.getpgid(pid), signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.2)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+def stop_prefect_server() -> bool:
+    state = server_state()
+    with contextlib.suppress(FileNotFoundError):
+        (cluster_dir() / STATE_FILE).unlink()
+    if state is None:
+        return False
+    _stop_group(int(state["pid"]), 20)
+    return True
+
+
+def server_up(s: Settings) -> tuple[dict, JoinInfo, Path]:
+    """The S3 server (embedded, unless storage has an endpoint), Prefect's server, the join file."""
+    from medialib.storage.embedded import start_server
+    from medialib.storage.s3 import make_client
+    from medialib.storage.serving import ensure_buckets
+
+    st = s.storage
+    reach = s.cluster.advertise or s.cluster.host
+    if st.embedded:
+        emb = s.embedded.model_copy(update={"host": s.cluster.host})
+        info = start_server(emb, s.embedded_data_dir())
+        port = info.endpoint_url.rsplit(":", 1)[1]
+        endpoint, key, secret = f"http://{reach}:{port}", info.access_key_id, info.secret_access_key
+        opts = st.model_copy(update={"endpoint_url": info.endpoint_url, "access_key_id": key,
+                                     "secret_access_key": secret})
+        ensure_buckets(make_client(opts), opts)
+    else:
+        endpoint, key, secret = st.endpoint_url, st.access_key_id, st.secret_access_key
+    state = start_prefect_server(s)
+    join = JoinInfo(prefect_api_url=state["api_url"], endpoint_url=endpoint, access_key_id=key,
+                    secret_access_key=secret, region=st.region, archive_bucket=st.archive_bucket,
+                    publish_bucket=st.publish_bucket,
+                    public_base_url=st.public_base_url or f"{endpoint}/{st.publish_bucket}",
+                    work_pool=s.cluster.work_pool, heartbeat_s=s.cluster.heartbeat_s)
+    return state, join, write_join_file(default_join_file(), join)
+
+
+def server_down(s: Settings) -> list[str]:
+    """Stop Prefect's server and the embedded S3 server started here; returns what was stopped."""
+    from medialib.storage.embedded import stop_server
+
+    stopped = []
+    if stop_prefect_server():
+        stopped.append("Prefect server")
+    if s.storage.embedded and stop_server(s.embedded_data_dir()):
+        stopped.append("embedded S3 server")
+    return stopped
+
+
+def worker_argv(pool: str, limit: int | None, name: str | None) -> list[str]:
+    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
+    if limit:
+        argv += ["--limit", str(limit)]
+    if name:
+        argv += ["--name", name]
+    return argv
