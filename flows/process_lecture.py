@@ -14,6 +14,7 @@ TransientError is retried. Settings are read when a run starts, not at import.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -23,8 +24,9 @@ from medialib.config import Settings, load_settings, medialib_home
 from medialib.errors import is_transient
 from medialib.ids import options_digest
 from medialib.pipeline import stages
-from medialib.pipeline.records import Lecture, LectureRequest, PublishRecord, Published
+from medialib.pipeline.records import Lecture, LectureRequest, Published, PublishRecord
 from medialib.pipeline.versions import cache_version
+from medialib.procs import die_with_parent
 from medialib.recordjson import from_jsonable
 from medialib.storage.embedded import resolve_storage
 
@@ -170,6 +172,8 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
     worker, which fetches the original from the archive. config: the submitter's settings,
     so every worker runs with the same ones (storage and cluster settings stay this machine's).
     """
+    if os.environ.get("PREFECT__FLOW_RUN_ID"):   # a run started by a worker: it ends if the worker dies
+        die_with_parent()
     if lecture is None:
         language = stages.check_request(Path(source), title, language=language, audio=audio or ())  # before any work
     event_date, recorded_date = stages.check_date(event_date, "event date"), stages.check_date(recorded_date,

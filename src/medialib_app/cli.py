@@ -150,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # keep the terminal for progress bars
+    if args.command in ("process", "event", "lectures"):
+        # Runs ffmpeg and (without a server) Prefect's own: if this command is killed, they stop too.
+        from medialib.procs import start_reaper
+
+        start_reaper()
     try:
         if args.command == "process":
             return _process(args)
