@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -50,7 +51,9 @@ class JoinInfo:
 
 
 def cluster_dir() -> Path:
-    return medialib_home() / "cluster"
+    path = medialib_home() / "cluster"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def default_join_file() -> Path:
@@ -176,7 +179,6 @@ def start_prefect_server(s: Settings) -> dict:
     local_api = f"http://{s.cluster.host}:{s.cluster.prefect_port}/api"
     if _healthy(local_api):
         raise OperatorError(f"something already answers at {local_api}; stop it or set cluster.prefect_port")
-    cluster_dir().mkdir(parents=True, exist_ok=True)
     log = cluster_dir() / "prefect-server.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -231,10 +233,12 @@ def server_up(s: Settings) -> tuple[dict, JoinInfo, Path]:
     st = s.storage
     reach = s.cluster.advertise or s.cluster.host
     if st.embedded:
-        emb = s.embedded.model_copy(update={"host": s.cluster.host})
-        info = start_server(emb, s.embedded_data_dir())
-        port = info.endpoint_url.rsplit(":", 1)[1]
-        endpoint, key, secret = f"http://{reach}:{port}", info.access_key_id, info.secret_access_key
+        info = start_server(s.embedded, s.embedded_data_dir())   # on loopback, always
+        port = int(info.endpoint_url.rsplit(":", 1)[1])
+        endpoint, key, secret = info.endpoint_url, info.access_key_id, info.secret_access_key
+        if not _loopback(s.cluster.host):
+            _start_forwarder(s.cluster.host, port)
+            endpoint = f"http://{reach}:{port}"
         opts = st.model_copy(update={"endpoint_url": info.endpoint_url, "access_key_id": key,
                                      "secret_access_key": secret})
         ensure_buckets(make_client(opts), opts)
@@ -249,6 +253,54 @@ def server_up(s: Settings) -> tuple[dict, JoinInfo, Path]:
     return state, join, write_join_file(default_join_file(), join)
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+FORWARD_FILE = "s3-forward.json"
+
+
+def _start_forwarder(host: str, port: int) -> int:
+    """The S3 port (only) on host, forwarded to loopback: see medialib.storage.forward."""
+    state_file = cluster_dir() / FORWARD_FILE
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        old = json.loads(state_file.read_text(encoding="utf-8"))
+        if _alive(int(old["pid"])) and (old["host"], old["port"]) == (host, port):
+            return int(old["pid"])
+    log = cluster_dir() / "s3-forward.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "medialib.storage.forward", host, str(port), str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + 15
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise OperatorError(f"could not offer the S3 port on {host}:{port}; see {log}")
+        time.sleep(0.2)
+    state_file.write_text(json.dumps({"pid": proc.pid, "host": host, "port": port}), encoding="utf-8")
+    return proc.pid
+
+
+def _stop_forwarder() -> bool:
+    state_file = cluster_dir() / FORWARD_FILE
+    try:
+        pid = int(json.loads(state_file.read_text(encoding="utf-8"))["pid"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return False
+    state_file.unlink()
+    if _alive(pid):
+        _stop_group(pid, 5)
+        return True
+    return False
+
+
 def server_down(s: Settings) -> list[str]:
     """Stop Prefect's server and the embedded S3 server started here; returns what was stopped."""
     from medialib.storage.embedded import stop_server
@@ -256,6 +308,8 @@ def server_down(s: Settings) -> list[str]:
     stopped = []
     if stop_prefect_server():
         stopped.append("Prefect server")
+    if _stop_forwarder():
+        stopped.append("S3 port forwarder")
     if s.storage.embedded and stop_server(s.embedded_data_dir()):
         stopped.append("embedded S3 server")
     return stopped
