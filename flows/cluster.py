@@ -46,7 +46,7 @@ def deploy_flows(pool: str | None = None) -> dict[str, str]:
     """Work pool, deployments, results block and the crashed-run automation; idempotent. Returns {name: id}."""
     from prefect import deploy
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
     from prefect.deployments.runner import EntrypointType
     from prefect.exceptions import ObjectNotFound
     from prefect.workers.process import ProcessWorker
@@ -60,6 +60,8 @@ def deploy_flows(pool: str | None = None) -> dict[str, str]:
             client.create_work_pool(WorkPoolCreate(
                 name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template(),
                 description="medialib: processes recordings (medialib worker start)"))
+        # The global limit: lecture runs at once across all workers (None: no limit).
+        client.update_work_pool(pool, WorkPoolUpdate(concurrency_limit=s.cluster.max_runs or None))
     MedialibResults.register_type_and_schema()
     MedialibResults().save("cluster", overwrite=True)
     deployments = [f.to_deployment(name=name, entrypoint_type=EntrypointType.MODULE_PATH, tags=["medialib"])

@@ -26,7 +26,7 @@ from medialib.ids import options_digest
 from medialib.pipeline import stages
 from medialib.pipeline.records import Lecture, LectureRequest, Published, PublishRecord
 from medialib.pipeline.versions import cache_version
-from medialib.procs import die_with_parent
+from medialib.procs import die_with_parent, machine_slot
 from medialib.recordjson import from_jsonable
 from medialib.storage.embedded import resolve_storage
 
@@ -98,8 +98,9 @@ def ingest_task(request: LectureRequest, opts) -> Lecture:
 @task(name="ladder", cache_key_fn=_key("ladder", "ladder_opts", "roles"), persist_result=True,
       retry_condition_fn=_transient_only)
 def ladder_task(ing, opts, ladder_opts, home: Path, roles):
-    return stages.ladder_stage(ing, opts, ladder_opts, home, roles=roles,
-                               progress=reporter("ladder", get_run_logger()))
+    with machine_slot("encode", settings().flow.encoders_per_machine, home / "slots"):
+        return stages.ladder_stage(ing, opts, ladder_opts, home, roles=roles,
+                                   progress=reporter("ladder", get_run_logger()))
 
 
 @task(name="audio", cache_key_fn=_key("audio", "audio_stream"), persist_result=True,
@@ -121,8 +122,10 @@ def peaks_task(ing, audio_key: str, opts, home: Path) -> str:
 def transcribe_task(ing, audio_key: str, opts, speech_opts, home: Path, language: str | None,
                     task: str = "transcribe", prompt_terms: tuple[str, ...] = ()):
     stage = "transcribe" if task == "transcribe" else "translate"
-    return stages.transcribe_stage(audio_key, ing.lecture_id, opts, speech_opts, home, language=language, task=task,
-                                   prompt_terms=prompt_terms, progress=reporter(stage, get_run_logger()))
+    with machine_slot("transcribe", settings().flow.transcribers_per_machine, home / "slots"):
+        return stages.transcribe_stage(audio_key, ing.lecture_id, opts, speech_opts, home, language=language,
+                                       task=task, prompt_terms=prompt_terms,
+                                       progress=reporter(stage, get_run_logger()))
 
 
 @task(name="cues", cache_key_fn=_key("cues", "transcript", "rules", "origin"), persist_result=True,

@@ -165,6 +165,8 @@ class TranslationOptions(_Section):
 
 class FlowOptions(_Section):
     task_workers: int = Field(ge=1, le=32)
+    encoders_per_machine: int = Field(ge=0)      # ladder encodes at once on one machine, all runs together; 0: no limit
+    transcribers_per_machine: int = Field(ge=0)  # Whisper transcriptions at once on one machine; 0: no limit
     retries: int = Field(ge=0)
     retry_delay_s: float = Field(ge=0)
 
@@ -198,6 +200,7 @@ class ClusterOptions(_Section):
     heartbeat_s: int = Field(ge=30)      # flow runs' heartbeat (Prefect's minimum is 30 s)
     crashed_after_s: int = Field(ge=31)  # a run with no heartbeat for this long is marked Crashed
     resubmit: int = Field(ge=0)          # times an event re-submits a crashed lecture run
+    max_runs: int = Field(ge=0)          # lecture runs at once across all workers (the pool's limit); 0: no limit
     start_timeout_s: float = Field(gt=0)
 
 

@@ -112,3 +112,39 @@ def start_reaper() -> subprocess.Popen | None:
 
 if __name__ == "__main__":
     reap(int(sys.argv[1]))
+
+
+@contextlib.contextmanager
+def machine_slot(kind: str, limit: int, folder, poll_s: float = 0.5):
+    """Hold one of `limit` slots of `kind` on this machine (a file lock), across every process.
+
+    So two lectures on one machine overlap (one encodes while the other transcribes)
+    without both encoding at once on the same cores. limit <= 0: no limit.
+    """
+    if limit <= 0:
+        yield None
+        return
+    import fcntl
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        for i in range(limit):
+            f = open(folder / f"{kind}-{i}.lock", "a+")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                continue
+            try:
+                yield i
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+                f.close()
+            return
+        if not waited:
+            log.info("waiting for a free %s slot on this machine (%d in use)", kind, limit)
+            waited = True
+        time.sleep(poll_s)

@@ -89,3 +89,17 @@ def test_descendants_stay_in_the_session():
         attached.kill()
         detached.wait()
         attached.wait()
+
+
+def test_machine_slots_are_shared_by_processes(tmp_path):
+    hold = ("import sys, time; from medialib.procs import machine_slot\n"
+            "with machine_slot('encode', 1, sys.argv[1]):\n    print('in', flush=True); time.sleep(1.5)\n")
+    first = subprocess.Popen([sys.executable, "-c", hold, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert first.stdout.readline().strip() == "in"
+    t0 = time.monotonic()
+    with procs.machine_slot("encode", 1, tmp_path, poll_s=0.05):
+        waited = time.monotonic() - t0
+    first.wait(timeout=10)
+    assert waited > 0.5   # the other process held the only slot
+    with procs.machine_slot("encode", 2, tmp_path) as a, procs.machine_slot("encode", 2, tmp_path) as b:
+        assert {a, b} == {0, 1}
