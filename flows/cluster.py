@@ -130,7 +130,28 @@ def submit_lecture(request, *, deployment: str = "process-lecture/process-lectur
                              tags=["medialib", f"lecture:{lecture.ingested.lecture_id}"])
         if run.state.is_completed():
             return run.state.result()
+        if run.state.is_cancelled() or run.state.is_cancelling():
+            raise OperatorError(f"{lecture.ingested.lecture_id}: cancelled ({run.state.message or 'by staff'})")
         if not run.state.is_crashed():
             return run.state.result(raise_on_failure=True)   # the stage's own error, typed
     raise OperatorError(f"{lecture.ingested.lecture_id}: its run crashed {s.cluster.resubmit + 1} times "
                         f"(last: {run.state.message}); see the run in Prefect's UI")
+
+
+def cancel_lecture(lecture_id: str) -> int:
+    """Cancel the lecture's runs that are waiting or running (the worker stops the process); returns how many."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType, \
+        FlowRunFilterTags
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelling
+
+    active = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[f"lecture:{lecture_id}"]),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=active))))
+        for run in runs:
+            client.set_flow_run_state(run.id, Cancelling(message="cancelled by staff (medialib lectures cancel)"),
+                                      force=True)
+    return len(runs)

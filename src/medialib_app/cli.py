@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="only the subtitles, transcript, manifest and page (after a correction); "
                           "no video segment is read or sent")
 
+    cnl = lec_sub.add_parser("cancel", help="stop a lecture's runs on the workers (a Prefect server is configured)")
+    cnl.add_argument("lecture_id", metavar="ID")
+    cnl.add_argument("--join", type=Path, metavar="FILE", help="the join file (default: this machine's own)")
     unl = lec_sub.add_parser("unlist", help="take a lecture off the catalog page and the search "
                                             "(its bundle stays playable by URL)")
     unl.add_argument("lecture_id", metavar="ID")
@@ -159,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "process":
             return _process(args)
         if args.command == "lectures":
+            if args.action == "cancel":
+                return _cancel(args)
             if args.action in ("unlist", "unpublish"):
                 return _unlist(args.action, args.lecture_id)
             return _lectures_list() if args.action == "list" else _republish(args)
@@ -432,6 +437,19 @@ def _cluster(args) -> int:
           f"(storage {join.endpoint_url}); Ctrl-C stops it", flush=True)
     os.execvpe(argv[0], argv, os.environ)
     return 0   # not reached
+
+
+def _cancel(args) -> int:
+    from medialib_app import cluster
+
+    if cluster.apply_join(args.join) is None and not os.environ.get("PREFECT_API_URL"):
+        raise NotFoundError("no Prefect server configured (no join file here, no PREFECT_API_URL): a run on "
+                            "this machine alone stops with Ctrl-C in its terminal")
+    from medialib_flows.cluster import cancel_lecture
+
+    n = cancel_lecture(args.lecture_id)
+    print(f"{args.lecture_id}: {n} run(s) cancelled" if n else f"{args.lecture_id}: nothing running or waiting")
+    return 0
 
 
 def _cluster_status(cluster) -> int:
