@@ -187,6 +187,22 @@ class ReviewOptions(_Section):
         return self.database_url or f"sqlite:///{medialib_home() / 'review.db'}"
 
 
+class InboxOptions(_Section):
+    """The watched inbox (medialib.ingest.inbox): inbox/ in the archive bucket."""
+
+    grace_s: float = Field(ge=0)       # a recording with no sidecar is taken this long after it appeared
+    interval_s: float = Field(gt=0)    # between scans of `medialib inbox watch`
+
+
+class UploadOptions(_Section):
+    """Staff browser uploads (medialib.ingest.uploads): multipart, straight to the archive bucket."""
+
+    part_size_mb: int = Field(ge=5, le=5120)      # S3's smallest part (but the last) is 5 MiB
+    abandon_after_h: float = Field(gt=0)          # multipart uploads older than this are aborted
+    presign_expiry_s: int = Field(ge=60, le=604800)
+    max_size_gb: float = Field(gt=0)
+
+
 class Settings(_Section):
     storage: StorageOptions
     embedded: EmbeddedOptions
@@ -196,6 +212,8 @@ class Settings(_Section):
     translation: TranslationOptions
     flow: FlowOptions
     review: ReviewOptions
+    inbox: InboxOptions
+    uploads: UploadOptions
 
     def home(self) -> Path:
         return medialib_home()
