@@ -201,6 +201,10 @@ class UploadOptions(_Section):
     abandon_after_h: float = Field(gt=0)          # multipart uploads older than this are aborted
     presign_expiry_s: int = Field(ge=60, le=604800)
     max_size_gb: float = Field(gt=0)
+    # Where browsers reach the S3 endpoint (presigned URLs are signed for this host);
+    # "": storage.endpoint_url, as the player's public_base_url does for the publish bucket.
+    public_endpoint_url: str
+    cors_allowed_origins: tuple[str, ...]         # origins of the review app, for the archive bucket's CORS
 
 
 class Settings(_Section):
