@@ -82,3 +82,17 @@ def test_prepare_sign_upload_finish(users, s3_server):
     assert r.status_code == 422 and "already uploaded and checked" in r.json()["error"]
     client.delete_object(Bucket=s3_server.archive_bucket, Key=plan["key"])          # leave the inbox empty
     client.delete_object(Bucket=s3_server.archive_bucket, Key=plan["key"] + ".toml")
+
+
+def test_manifest_fills_rows_by_file_name(users):
+    sam = login(users, "sam")
+    text = ('[event]\nname = "OSCE workshop, Ankara, day 1"\ndate = 2026-11-28\n'
+            '[[recording]]\nfile = "room-a/0900-interviewing.mp4"\ntitle = "Допрос свидетеля"\nlanguage = "ru"\n'
+            'audio = ["0:floor", "1:interpretation:en"]\n')
+    r = sam.post("/api/uploads/manifest", json={"text": text})
+    assert r.json() == {"event": "OSCE workshop, Ankara, day 1", "event_date": "2026-11-28", "recordings": {
+        "0900-interviewing.mp4": {"title": "Допрос свидетеля", "speaker": "", "language": "ru",
+                                  "audio": ["0:floor", "1:interpretation:en"]}}}
+    r = sam.post("/api/uploads/manifest", json={"text": "[[recording]]\ntitle = 'x'\n"})
+    assert (r.status_code, r.json()["error"]) == (422, 'manifest: recording 1 has no file = "..."; '
+                                                       "name the recording's file")

@@ -120,7 +120,12 @@ def test_upload_survives_a_network_cut_and_a_reload(app, s3_server, s3_client, t
             page.route(f"{s3_server.endpoint_url}/**", cut_before_part_2)
             _log_in(page, app)
 
-            # 1. A network cut after the first part.
+            # 1. A network cut after the first part (details from an event manifest).
+            manifest = tmp_path / "event.toml"
+            manifest.write_text('[event]\nname = "Day 1"\ndate = 2026-11-28\n[[recording]]\n'
+                                'file = "room-a/session-0.mp4"\ntitle = "Сессия ноль"\nlanguage = "ru"\n')
+            page.set_input_files("#up-manifest", str(manifest))
+            page.wait_for_function("document.getElementById('up-event').value === 'Day 1'")
             page.set_input_files("#up-files", str(files[0]))
             page.click("#up-start")
             _wait_state(page, "offline")
@@ -134,6 +139,8 @@ def test_upload_survives_a_network_cut_and_a_reload(app, s3_server, s3_client, t
                                        "x")
             assert (side.status, side.sha256, side.size_bytes) == (
                 "ready", hashlib.sha256(files[0].read_bytes()).hexdigest(), files[0].stat().st_size)
+            assert (side.title, side.language, side.event, side.event_date, side.uploaded_by) == (
+                "Сессия ноль", "ru", "Day 1", "2026-11-28", "sam")
 
             # 2. A reload after the first part: the same file chosen again resumes.
             page.unroute(f"{s3_server.endpoint_url}/**")

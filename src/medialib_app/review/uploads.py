@@ -14,7 +14,9 @@ staff session; state changes need the CSRF token (app.csrf_guard). Handlers are 
 from __future__ import annotations
 
 import functools
+import tomllib
 from datetime import date
+from pathlib import PurePosixPath
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -56,6 +58,10 @@ class SignBody(BaseModel):
     key: str = Field(max_length=400)
     uploadId: str | None = Field(None, max_length=1024)
     partNumber: int | None = None
+
+
+class ManifestBody(BaseModel):
+    text: str = Field(max_length=1 << 20)
 
 
 class KeyBody(BaseModel):
@@ -133,3 +139,37 @@ def finish(body: KeyBody, request: Request, user: CurrentUser = Depends(staff_us
     side = uploads.finish_upload(client, state.storage.archive_bucket, body.key)
     return {"key": body.key, "status": side.status, "sha256": side.sha256, "size_bytes": side.size_bytes,
             "title": side.title}
+
+
+def read_manifest(text: str) -> dict:
+    """An event manifest's details by recording file name, for the page to fill its rows.
+
+    The issue's format: [event] name, date; [[recording]] file, title, speaker, language,
+    audio. Only what the page shows is read; the whole event is validated where it runs.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"manifest: not valid TOML ({e}); fix it and choose it again") from None
+    event = data.get("event") or {}
+    if not isinstance(event, dict):
+        raise InputError("manifest: [event] must be a table with name and date")
+    recordings = {}
+    for i, rec in enumerate(data.get("recording") or [], 1):
+        if not isinstance(rec, dict) or not isinstance(rec.get("file"), str) or not rec["file"].strip():
+            raise InputError(f"manifest: recording {i} has no file = \"...\"; name the recording's file")
+        audio = rec.get("audio") or []
+        audio = [audio] if isinstance(audio, str) else audio
+        if not isinstance(audio, list) or not all(isinstance(a, str) for a in audio):
+            raise InputError(f"manifest: recording {i} ({rec['file']}): audio must be a list like [\"0:floor\"]")
+        check_audio_specs(audio)
+        recordings[PurePosixPath(rec["file"].replace("\\", "/")).name] = {
+            k: str(rec.get(k) or "") for k in ("title", "speaker", "language")} | {"audio": audio}
+    day = event.get("date")
+    return {"event": str(event.get("name") or ""), "event_date": day.isoformat() if hasattr(day, "isoformat")
+            else str(day or ""), "recordings": recordings}
+
+
+@router.post("/api/uploads/manifest")
+def manifest(body: ManifestBody, user: CurrentUser = Depends(staff_user)):
+    return read_manifest(body.text)

@@ -12,6 +12,16 @@
   const list = document.getElementById("up-list");
   const startButton = document.getElementById("up-start");
   let localId = 0;
+  let manifest = { recordings: {} };   // details by file name, from an event manifest
+
+  function applyManifest(row) {
+    const m = manifest.recordings[row.file.name];
+    if (!m) return;
+    if (m.title) row.el.querySelector(".up-title").value = m.title;
+    row.el.querySelector(".up-speaker").value = m.speaker || "";
+    row.el.querySelector(".up-language").value = m.language || "";
+    row.el.querySelector(".up-audio").value = (m.audio || []).join(", ");
+  }
 
   async function api(path, body) {
     const r = await fetch(path, {
@@ -53,6 +63,7 @@
         el.remove();
         startButton.disabled = rows.size === 0;
       });
+      applyManifest(row);
       setState(row, "waiting");
       rows.set(row.id, row);
       list.appendChild(el);
@@ -135,6 +146,20 @@
     uppy.upload();
   });
 
+  document.getElementById("up-manifest").addEventListener("change", async (e) => {
+    const status = document.getElementById("up-manifest-state");
+    const file = e.target.files[0];
+    if (!file) return;
+    try {
+      manifest = await api("/api/uploads/manifest", { text: await file.text() });
+      if (manifest.event) document.getElementById("up-event").value = manifest.event;
+      if (manifest.event_date) document.getElementById("up-event-date").value = manifest.event_date;
+      for (const row of new Set(rows.values())) applyManifest(row);
+      status.textContent = t.uploads_manifest_read + ": " + Object.keys(manifest.recordings).length;
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  });
   document.getElementById("up-files").addEventListener("change", (e) => { addFiles(e.target.files); e.target.value = ""; });
   const drop = document.getElementById("up-drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("up-over"); });
