@@ -382,7 +382,13 @@ def _process_in_subprocess(request) -> int:
             argv += [flag, value]
     for spec in request.audio:
         argv += ["--audio", spec]
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode
+    finally:
+        # The inbox's download of the recording: archived by now, or still in the inbox to take again.
+        import shutil
+
+        shutil.rmtree(Path(request.source).parent, ignore_errors=True)
 
 
 def _inbox(args) -> int:

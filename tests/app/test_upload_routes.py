@@ -96,3 +96,8 @@ def test_manifest_fills_rows_by_file_name(users):
     r = sam.post("/api/uploads/manifest", json={"text": "[[recording]]\ntitle = 'x'\n"})
     assert (r.status_code, r.json()["error"]) == (422, 'manifest: recording 1 has no file = "..."; '
                                                        "name the recording's file")
+
+
+def test_staff_find_the_page_from_the_queue(users):
+    assert 'href="/uploads"' in login(users, "sam").get("/").text
+    assert 'href="/uploads"' not in login(users, "tanya").get("/").text

@@ -35,3 +35,23 @@ def test_watch_once_rejects_a_non_media_file(env, s3_client, capsys):
 def test_uploads_cleanup_with_nothing_to_do(env, capsys):
     assert cli.main(["uploads", "cleanup"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_processing_runs_medialib_process_and_drops_the_download(tmp_path, monkeypatch):
+    import subprocess
+    from types import SimpleNamespace
+
+    from medialib.pipeline.records import LectureRequest
+
+    seen = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: seen.append(argv) or SimpleNamespace(returncode=0))
+    (tmp_path / "claim").mkdir()
+    src = tmp_path / "claim" / "talk.mp4"
+    src.write_bytes(b"x")
+    request = LectureRequest(source=str(src), title="Talk", language="ru", lecture_id="talk-12345678",
+                             audio=("0:floor", "1:interpretation:en"), event_date="2026-11-28")
+    assert cli._process_in_subprocess(request) == 0
+    assert seen[0][1:] == ["-m", "medialib_app.cli", "process", str(src), "--title", "Talk", "--lecture-id",
+                           "talk-12345678", "--language", "ru", "--event-date", "2026-11-28",
+                           "--audio", "0:floor", "--audio", "1:interpretation:en"]
+    assert not src.parent.exists()
