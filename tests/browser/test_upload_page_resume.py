@@ -125,7 +125,10 @@ def test_upload_survives_a_network_cut_and_a_reload(app, s3_server, s3_client, t
             manifest.write_text('[event]\nname = "Day 1"\ndate = 2026-11-28\n[[recording]]\n'
                                 'file = "room-a/session-0.mp4"\ntitle = "Сессия ноль"\nlanguage = "ru"\n')
             page.set_input_files("#up-manifest", str(manifest))
-            page.wait_for_function("document.getElementById('up-event').value === 'Day 1'")
+            deadline = time.monotonic() + 10      # (wait_for_function would eval a string: the CSP forbids it)
+            while page.input_value("#up-event") != "Day 1":
+                assert time.monotonic() < deadline, page.text_content("#up-manifest-state")
+                page.wait_for_timeout(50)
             page.set_input_files("#up-files", str(files[0]))
             page.click("#up-start")
             _wait_state(page, "offline")
