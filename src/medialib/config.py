@@ -204,6 +204,26 @@ class ClusterOptions(_Section):
     start_timeout_s: float = Field(gt=0)
 
 
+class InboxOptions(_Section):
+    """The watched inbox (medialib.ingest.inbox): inbox/ in the archive bucket."""
+
+    grace_s: float = Field(ge=0)       # a recording with no sidecar is taken this long after it appeared
+    interval_s: float = Field(gt=0)    # between scans of `medialib inbox watch`
+
+
+class UploadOptions(_Section):
+    """Staff browser uploads (medialib.ingest.uploads): multipart, straight to the archive bucket."""
+
+    part_size_mb: int = Field(ge=5, le=5120)      # S3's smallest part (but the last) is 5 MiB
+    abandon_after_h: float = Field(gt=0)          # multipart uploads older than this are aborted
+    presign_expiry_s: int = Field(ge=60, le=604800)
+    max_size_gb: float = Field(gt=0)
+    # Where browsers reach the S3 endpoint (presigned URLs are signed for this host);
+    # "": storage.endpoint_url, as the player's public_base_url does for the publish bucket.
+    public_endpoint_url: str
+    cors_allowed_origins: tuple[str, ...]         # origins of the review app, for the archive bucket's CORS
+
+
 class Settings(_Section):
     storage: StorageOptions
     embedded: EmbeddedOptions
@@ -214,6 +234,8 @@ class Settings(_Section):
     flow: FlowOptions
     review: ReviewOptions
     cluster: ClusterOptions
+    inbox: InboxOptions
+    uploads: UploadOptions
 
     def home(self) -> Path:
         return medialib_home()

@@ -137,6 +137,17 @@ def _parser() -> argparse.ArgumentParser:
     dp = sub.add_parser("deploy", help="deploy the flows to the Prefect server again (`server up` does it)")
     dp.add_argument("--join", type=Path, metavar="FILE", help="the join file (default: this machine's own)")
 
+    ib = sub.add_parser("inbox", help="the watched inbox: recordings dropped under inbox/ in the archive bucket")
+    ib_sub = ib.add_subparsers(dest="action", required=True, metavar="ACTION")
+    iw = ib_sub.add_parser("watch", help="take each complete recording once (a <name>.toml sidecar beside it gives "
+                                         "title, speaker, language, audio, event, event_date) and process it")
+    iw.add_argument("--once", action="store_true", help="one pass, wait for what it started, then exit")
+    iw.add_argument("--interval", type=float, metavar="S", help="seconds between passes (default: [inbox] interval_s)")
+    ul = sub.add_parser("uploads", help="staff browser uploads to the archive bucket")
+    ul_sub = ul.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ul_sub.add_parser("cleanup", help="abort multipart uploads older than [uploads] abandon_after_h and drop "
+                                      "their unfinished sidecars")
+
     st = sub.add_parser("storage", help="the embedded S3 server (SeaweedFS)")
     st_sub = st.add_subparsers(dest="action", required=True, metavar="ACTION")
     st_sub.add_parser("up", help="start it (if not running) and create the buckets")
@@ -167,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.action in ("unlist", "unpublish"):
                 return _unlist(args.action, args.lecture_id)
             return _lectures_list() if args.action == "list" else _republish(args)
+        if args.command in ("inbox", "uploads"):
+            return _inbox(args)
         if args.command == "storage":
             return _storage(args.action)
         if args.command in ("server", "worker", "deploy"):
@@ -469,6 +482,65 @@ def _cluster_status(cluster) -> int:
         print(f"  worker {w.name}: {w.status.value if w.status else '?'}, last seen {w.last_heartbeat_time}")
     if not workers:
         print("  no worker has joined yet: `medialib worker start` (here) or `--join FILE` (elsewhere)")
+    return 0
+
+
+def _process_in_subprocess(request) -> int:
+    """The inbox's default start_processing: `medialib process` in a child, so its Prefect run is its own."""
+    import subprocess
+
+    argv = [sys.executable, "-m", "medialib_app.cli", "process", request.source, "--title", request.title,
+            "--lecture-id", request.lecture_id]
+    for flag, value in (("--language", request.language), ("--speaker", request.speaker),
+                        ("--event", request.event), ("--event-date", request.event_date),
+                        ("--recorded-date", request.recorded_date)):
+        if value:
+            argv += [flag, value]
+    for spec in request.audio:
+        argv += ["--audio", spec]
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode
+    finally:
+        # The inbox's download of the recording: archived by now, or still in the inbox to take again.
+        import shutil
+
+        shutil.rmtree(Path(request.source).parent, ignore_errors=True)
+
+
+def _inbox(args) -> int:
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    from medialib.config import load_settings, medialib_home
+    from medialib.ingest import inbox, uploads
+    from medialib.storage.embedded import resolve_storage
+    from medialib.storage.s3 import make_client
+
+    s = load_settings()
+    opts = resolve_storage(s)
+    client = make_client(opts)
+    if args.command == "uploads":
+        for a in uploads.abort_abandoned(client, opts.archive_bucket, max_age_h=s.uploads.abandon_after_h):
+            print(f"aborted {a.key} (started {a.initiated:%Y-%m-%d %H:%M} UTC)")
+        for key, result in uploads.finish_stale(client, opts.archive_bucket, max_age_h=s.uploads.abandon_after_h):
+            print(f"finished {key}: {result}")
+        return 0
+    # One recording at a time on this machine: a 2-core worker gains nothing from two ladders at once.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medialib-inbox")
+
+    def start(request) -> None:
+        pool.submit(_process_in_subprocess, request)
+
+    def show(o) -> None:
+        detail = o.lecture_id or o.message
+        print(f"{o.action:<10} {o.key}" + (f"  {detail}" if detail else ""), flush=True)
+
+    try:
+        inbox.watch_inbox(client, opts, medialib_home() / "inbox", start, grace_s=s.inbox.grace_s,
+                          interval_s=args.interval or s.inbox.interval_s, owner=socket.gethostname(),
+                          once=args.once, on_outcome=show)
+    finally:
+        pool.shutdown(wait=True)
     return 0
 
 

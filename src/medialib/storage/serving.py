@@ -52,6 +52,46 @@ def cors_rules(origins: Iterable[str]) -> list[dict]:
     }]
 
 
+def upload_cors_rules(origins: Iterable[str]) -> list[dict]:
+    """The archive bucket's rule for staff browser uploads (presigned multipart, @uppy/aws-s3).
+
+    The browser creates, sends parts of, lists, completes and aborts multipart uploads
+    itself with presigned URLs (the signature is the authorisation; CORS only lets the
+    page read the answers). It must read ETag: each part's ETag goes into the completion.
+    """
+    return [{
+        "AllowedMethods": ["GET", "PUT", "POST", "DELETE", "HEAD"],
+        "AllowedOrigins": list(origins),
+        "AllowedHeaders": ["Content-Type", "Content-Length"],
+        "ExposeHeaders": ["ETag", "Location"],
+        "MaxAgeSeconds": 3600,
+    }]
+
+
+def ensure_upload_cors(client, bucket: str, origins: Iterable[str]) -> None:
+    """Put upload_cors_rules on bucket unless it has them; a store without CORS gets a warning."""
+    origins = tuple(origins)
+    endpoint = endpoint_of(client)
+    rules = upload_cors_rules(origins)
+    with wrap_errors("set CORS on", bucket=bucket, endpoint=endpoint):
+        try:
+            current = client.get_bucket_cors(Bucket=bucket).get("CORSRules")
+        except ClientError:
+            current = None
+        if current == rules:
+            return
+        try:
+            client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+            log.info("bucket %s: CORS for browser uploads from %s", bucket, ", ".join(origins))
+        except ClientError as e:
+            if error_code(e) in UNSUPPORTED_CODES or error_code(e) in ACCESS_CODES:
+                log.warning("bucket %s at %s: could not set CORS (%s); browser uploads fail until a CORS rule "
+                            "allows PUT/POST/GET/DELETE from the review app and exposes ETag",
+                            bucket, endpoint, error_code(e))
+                return
+            raise
+
+
 UNSUPPORTED_CODES = frozenset({"NotImplemented", "MethodNotAllowed", "501", "405", "UnsupportedOperation"})
 
 

@@ -33,7 +33,7 @@ from medialib.errors import InputError, MedialibError, NotFoundError
 from medialib.publish.page import PLAYER_DIR
 from medialib.subtitles import cue_to_dict
 
-from . import auth, i18n
+from . import auth, i18n, uploads
 from .api import audit, check_ids, router
 from . import tracks as lib
 from .diff import diff_rows, format_ms
@@ -54,7 +54,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def content_security_policy(storage: StorageOptions, nonce: str = "{nonce}") -> str:
+def content_security_policy(storage: StorageOptions, nonce: str = "{nonce}", *, upload_endpoint: str = "") -> str:
     """Strict CSP: no inline script; inline style only with this response's nonce (wavesurfer.js puts a
     <style> in its shadow root); media and XHR also to the public S3 origin (the app never serves media).
 
@@ -63,18 +63,24 @@ def content_security_policy(storage: StorageOptions, nonce: str = "{nonce}") -> 
     """
     s3 = _origin(storage.public_base_url or f"{storage.endpoint_url.rstrip('/')}/{storage.publish_bucket}")
     extra = f" {s3}" if s3 else ""
-    return ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
+    # The upload page (only): its browser sends parts straight to S3, and hash-wasm compiles
+    # its sha256 from WebAssembly ('wasm-unsafe-eval' allows that and no JavaScript eval).
+    up = _origin(upload_endpoint)
+    connect = extra + (f" {up}" if up and up != s3 else "")
+    wasm = " 'wasm-unsafe-eval'" if upload_endpoint else ""
+    return (f"default-src 'self'; script-src 'self'{wasm}; worker-src 'self' blob:; "
             f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
-            f"media-src 'self' blob: data:{extra}; connect-src 'self'{extra}; frame-ancestors 'none'; "
+            f"media-src 'self' blob: data:{extra}; connect-src 'self'{connect}; frame-ancestors 'none'; "
             "base-uri 'self'; form-action 'self'; object-src 'none'")
 
 
 class SecurityHeaders:
     """Adds the CSP (with a fresh nonce per request, in request.state.csp_nonce) and its companions."""
 
-    def __init__(self, app, csp: str):
+    def __init__(self, app, csp: str, path_csp: tuple[tuple[str, str], ...] = ()):
         self.app = app
         self.csp = csp   # content_security_policy(...) with "{nonce}" left in
+        self.path_csp = path_csp   # (path prefix, policy) for pages that need more (the upload page)
         self.headers = [(b"x-content-type-options", b"nosniff"),
                         (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"),
                         (b"cross-origin-opener-policy", b"same-origin")]
@@ -84,7 +90,8 @@ class SecurityHeaders:
             return await self.app(scope, receive, send)
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})["csp_nonce"] = nonce
-        csp = (b"content-security-policy", self.csp.replace("{nonce}", nonce).encode())
+        policy = next((p for prefix, p in self.path_csp if scope.get("path", "").startswith(prefix)), self.csp)
+        csp = (b"content-security-policy", policy.replace("{nonce}", nonce).encode())
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
@@ -148,7 +155,8 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
     app.state.review = state
     app.state.templates = templates
     app.add_middleware(auth.SessionMiddleware, codec=codec, always_secure=opts.https)
-    app.add_middleware(SecurityHeaders, csp=content_security_policy(storage))
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(storage), path_csp=(
+        ("/uploads", content_security_policy(storage, upload_endpoint=uploads.upload_endpoint(state))),))
     if opts.trusted_proxies:
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -276,6 +284,7 @@ def create_app(settings: Settings, *, storage: StorageOptions | None = None, dat
                       strings=state.strings[ui_language(request)])
 
     app.include_router(router)
+    uploads.install(app, state)
     return app
 
 

@@ -1,0 +1,1 @@
+"""Recordings handed over without a terminal: the watched inbox and staff browser uploads."""

@@ -1,0 +1,175 @@
+"""Staff browser uploads (/uploads): the page and the signing API @uppy/aws-s3 6.x calls.
+
+    GET  /uploads                 the page (staff only)
+    POST /api/uploads/prepare     {name, size_bytes, sha256, title, ...} -> {key, upload_id, complete, part_size_bytes}
+    POST /api/uploads/sign        one S3 request {method, key, uploadId?, partNumber?} -> {url, key}
+    POST /api/uploads/finish      {key} -> size and sha256 checked; the inbox watcher takes it
+
+The browser talks to S3 itself (presigned URLs, no bytes through this server); the
+library (medialib.ingest.uploads) names keys, signs and verifies. Every route needs a
+staff session; state changes need the CSRF token (app.csrf_guard). Handlers are plain
+`def`s: S3 calls block, so they run in the server's thread pool.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from datetime import date
+from pathlib import PurePosixPath
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from medialib import speech, storage
+from medialib.errors import InputError, PermissionDenied
+from medialib.ingest import inbox, uploads
+from medialib.pipeline.plan import check_audio_specs
+from medialib.storage.serving import ensure_upload_cors
+
+from .context import CurrentUser, ReviewState, current_user, review_state
+
+router = APIRouter()
+
+STAFF = "staff"
+
+
+def staff_user(user: CurrentUser = Depends(current_user)) -> CurrentUser:
+    if user.role != STAFF:
+        raise PermissionDenied(f"uploading recordings needs a staff account; {user.name} is a {user.role}")
+    return user
+
+
+class PrepareBody(BaseModel):
+    name: str = Field(min_length=1, max_length=300)
+    size_bytes: int = Field(ge=0)
+    sha256: str = Field(min_length=64, max_length=64)
+    title: str = Field("", max_length=300)
+    speaker: str = Field("", max_length=300)
+    language: str = Field("", max_length=16)
+    audio: list[str] = Field(default_factory=list, max_length=16)
+    event: str = Field("", max_length=300)
+    event_date: date | None = None
+
+
+class SignBody(BaseModel):
+    method: str = Field(max_length=8)
+    key: str = Field(max_length=400)
+    uploadId: str | None = Field(None, max_length=1024)
+    partNumber: int | None = None
+
+
+class ManifestBody(BaseModel):
+    text: str = Field(max_length=1 << 20)
+
+
+class KeyBody(BaseModel):
+    key: str = Field(max_length=400)
+
+
+@functools.cache
+def _presign_client(endpoint_url: str, opts_json: str):
+    """A client whose endpoint is the address browsers reach (signatures name the host)."""
+    from medialib.config import StorageOptions
+
+    return storage.make_client(StorageOptions.model_validate_json(opts_json).model_copy(
+        update={"endpoint_url": endpoint_url}))
+
+
+def upload_endpoint(state: ReviewState) -> str:
+    """Where browsers send upload requests: [uploads] public_endpoint_url, else the S3 endpoint."""
+    return state.settings.uploads.public_endpoint_url or state.storage.endpoint_url
+
+
+def _clients(state: ReviewState):
+    opts = state.storage
+    return storage.make_client(opts), _presign_client(upload_endpoint(state), opts.model_dump_json())
+
+
+def install(app, state: ReviewState) -> None:
+    """Add the routes and the archive bucket's CORS rule for uploads."""
+    ensure_upload_cors(storage.make_client(state.storage), state.storage.archive_bucket,
+                       state.settings.uploads.cors_allowed_origins)
+    app.include_router(router)
+
+
+@router.get("/uploads", response_class=HTMLResponse)
+def uploads_page(request: Request, user: CurrentUser = Depends(staff_user)):
+    state = review_state(request)
+    ul = state.settings.uploads
+    return request.app.state.render(request, "uploads.html", user=user,
+                                    part_size_bytes=ul.part_size_mb << 20, max_size_bytes=int(ul.max_size_gb * 1e9))
+
+
+@router.post("/api/uploads/prepare")
+def prepare(body: PrepareBody, request: Request, user: CurrentUser = Depends(staff_user)):
+    state = review_state(request)
+    ul = state.settings.uploads
+    title = body.title.strip() or inbox.title_from_name(body.name)
+    language = speech.check_language(body.language.strip() or None)
+    audio = tuple(a.strip() for a in body.audio if a.strip())
+    check_audio_specs(audio)
+    side = inbox.Sidecar(title=title, speaker=body.speaker.strip() or None, language=language, audio=audio,
+                         event=body.event.strip() or None,
+                         event_date=body.event_date.isoformat() if body.event_date else None, uploaded_by=user.name)
+    client, _ = _clients(state)
+    plan = uploads.prepare_upload(client, state.storage.archive_bucket, name=body.name, size_bytes=body.size_bytes,
+                                  sha256=body.sha256, sidecar=side, max_size_bytes=int(ul.max_size_gb * 1e9))
+    return {"key": plan.key, "upload_id": plan.upload_id, "complete": plan.complete,
+            "part_size_bytes": ul.part_size_mb << 20}
+
+
+@router.post("/api/uploads/sign")
+def sign(body: SignBody, request: Request, user: CurrentUser = Depends(staff_user)):
+    state = review_state(request)
+    client, presign = _clients(state)
+    bucket = state.storage.archive_bucket
+    side = uploads.read_pending(client, bucket, body.key)     # only keys prepared here
+    if side.status != inbox.UPLOADING:
+        raise InputError(f"{uploads.display_name(body.key)}: already uploaded and checked; nothing to send")
+    return uploads.sign_request(presign, bucket, body.model_dump(exclude_none=True),
+                                expires_s=state.settings.uploads.presign_expiry_s)
+
+
+@router.post("/api/uploads/finish")
+def finish(body: KeyBody, request: Request, user: CurrentUser = Depends(staff_user)):
+    state = review_state(request)
+    client, _ = _clients(state)
+    side = uploads.finish_upload(client, state.storage.archive_bucket, body.key)
+    return {"key": body.key, "status": side.status, "sha256": side.sha256, "size_bytes": side.size_bytes,
+            "title": side.title}
+
+
+def read_manifest(text: str) -> dict:
+    """An event manifest's details by recording file name, for the page to fill its rows.
+
+    The issue's format: [event] name, date; [[recording]] file, title, speaker, language,
+    audio. Only what the page shows is read; the whole event is validated where it runs.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"manifest: not valid TOML ({e}); fix it and choose it again") from None
+    event = data.get("event") or {}
+    if not isinstance(event, dict):
+        raise InputError("manifest: [event] must be a table with name and date")
+    recordings = {}
+    for i, rec in enumerate(data.get("recording") or [], 1):
+        if not isinstance(rec, dict) or not isinstance(rec.get("file"), str) or not rec["file"].strip():
+            raise InputError(f"manifest: recording {i} has no file = \"...\"; name the recording's file")
+        audio = rec.get("audio") or []
+        audio = [audio] if isinstance(audio, str) else audio
+        if not isinstance(audio, list) or not all(isinstance(a, str) for a in audio):
+            raise InputError(f"manifest: recording {i} ({rec['file']}): audio must be a list like [\"0:floor\"]")
+        check_audio_specs(audio)
+        recordings[PurePosixPath(rec["file"].replace("\\", "/")).name] = {
+            k: str(rec.get(k) or "") for k in ("title", "speaker", "language")} | {"audio": audio}
+    day = event.get("date")
+    return {"event": str(event.get("name") or ""), "event_date": day.isoformat() if hasattr(day, "isoformat")
+            else str(day or ""), "recordings": recordings}
+
+
+@router.post("/api/uploads/manifest")
+def manifest(body: ManifestBody, user: CurrentUser = Depends(staff_user)):
+    return read_manifest(body.text)

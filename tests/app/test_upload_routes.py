@@ -1,0 +1,103 @@
+"""The upload page's API over HTTP (TestClient), with S3 requests sent as the browser would send them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import httpx
+from review_helpers import login
+
+from medialib import storage
+from medialib.ingest import inbox
+
+DATA = b"\x00\x01recording bytes" * 1000
+
+
+def _body(**over):
+    return {"name": "Допрос 1.mp4", "size_bytes": len(DATA), "sha256": hashlib.sha256(DATA).hexdigest(),
+            "title": "Допрос", "speaker": "A. B.", "language": "ru", "audio": ["0:floor", "1:interpretation:en"],
+            "event": "OSCE day 1", "event_date": "2026-11-28", **over}
+
+
+def test_staff_only(users):
+    tanya = login(users, "tanya")
+    assert tanya.get("/uploads").status_code == 403
+    r = tanya.post("/api/uploads/prepare", json=_body())
+    assert (r.status_code, r.json()["error"]) == (403, "uploading recordings needs a staff account; "
+                                                       "tanya is a translator")
+    sam = login(users, "sam")
+    page = sam.get("/uploads")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "'wasm-unsafe-eval'" in csp and "'unsafe-eval'" not in csp
+    assert "'wasm-unsafe-eval'" not in sam.get("/").headers["content-security-policy"]   # only this page
+    assert 'src="/static/vendor/uppy.min.js"' in page.text
+
+
+def test_csrf_and_bad_input(users):
+    sam = login(users, "sam")
+    token = sam.headers.pop("X-CSRF-Token")
+    assert sam.post("/api/uploads/prepare", json=_body()).status_code == 403
+    sam.headers["X-CSRF-Token"] = token
+    r = sam.post("/api/uploads/prepare", json=_body(audio=["1:booth"]))
+    assert r.status_code == 422 and "1:booth" in r.json()["error"]
+    r = sam.post("/api/uploads/prepare", json=_body(language="xx"))
+    assert r.status_code == 422 and "'xx'" in r.json()["error"]
+    r = sam.post("/api/uploads/sign", json={"method": "POST", "key": "originals/x/y.mp4"})
+    assert (r.status_code, r.json()["error"]) == (422, "'originals/x/y.mp4': not an upload key; "
+                                                       "prepare the upload first")
+    r = sam.post("/api/uploads/sign", json={"method": "POST", "key": "inbox/never-prepared.mp4"})
+    assert r.status_code == 404
+
+
+def test_prepare_sign_upload_finish(users, s3_server):
+    sam = login(users, "sam")
+    plan = sam.post("/api/uploads/prepare", json=_body()).json()
+    assert plan["key"].endswith("-dopros-1.mp4") and plan["upload_id"] is None and not plan["complete"]
+
+    def send(req, data=None):
+        signed = sam.post("/api/uploads/sign", json=req)
+        assert signed.status_code == 200, signed.text
+        r = httpx.request(req["method"], signed.json()["url"], content=data)
+        assert r.status_code == 200, r.text
+        return r
+
+    created = send({"method": "POST", "key": plan["key"]})
+    upload_id = re.search(r"<UploadId>([^<]+)</UploadId>", created.text).group(1)
+    part = send({"method": "PUT", "key": plan["key"], "uploadId": upload_id, "partNumber": 1}, DATA)
+    assert sam.post("/api/uploads/prepare", json=_body()).json()["upload_id"] == upload_id   # a reload resumes
+    send({"method": "POST", "key": plan["key"], "uploadId": upload_id},
+         f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part.headers['etag']}</ETag></Part>"
+         "</CompleteMultipartUpload>".encode())
+    done = sam.post("/api/uploads/finish", json={"key": plan["key"]})
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "ready"
+    client = storage.make_client(s3_server)
+    side = inbox.parse_sidecar(storage.get_bytes(client, s3_server.archive_bucket, plan["key"] + ".toml").decode(),
+                               "x.mp4")
+    assert (side.title, side.speaker, side.language, side.audio, side.event, side.event_date, side.uploaded_by) == (
+        "Допрос", "A. B.", "ru", ("0:floor", "1:interpretation:en"), "OSCE day 1", "2026-11-28", "sam")
+    r = sam.post("/api/uploads/sign", json={"method": "POST", "key": plan["key"]})
+    assert r.status_code == 422 and "already uploaded and checked" in r.json()["error"]
+    client.delete_object(Bucket=s3_server.archive_bucket, Key=plan["key"])          # leave the inbox empty
+    client.delete_object(Bucket=s3_server.archive_bucket, Key=plan["key"] + ".toml")
+
+
+def test_manifest_fills_rows_by_file_name(users):
+    sam = login(users, "sam")
+    text = ('[event]\nname = "OSCE workshop, Ankara, day 1"\ndate = 2026-11-28\n'
+            '[[recording]]\nfile = "room-a/0900-interviewing.mp4"\ntitle = "Допрос свидетеля"\nlanguage = "ru"\n'
+            'audio = ["0:floor", "1:interpretation:en"]\n')
+    r = sam.post("/api/uploads/manifest", json={"text": text})
+    assert r.json() == {"event": "OSCE workshop, Ankara, day 1", "event_date": "2026-11-28", "recordings": {
+        "0900-interviewing.mp4": {"title": "Допрос свидетеля", "speaker": "", "language": "ru",
+                                  "audio": ["0:floor", "1:interpretation:en"]}}}
+    r = sam.post("/api/uploads/manifest", json={"text": "[[recording]]\ntitle = 'x'\n"})
+    assert (r.status_code, r.json()["error"]) == (422, 'manifest: recording 1 has no file = "..."; '
+                                                       "name the recording's file")
+
+
+def test_staff_find_the_page_from_the_queue(users):
+    assert 'href="/uploads"' in login(users, "sam").get("/").text
+    assert 'href="/uploads"' not in login(users, "tanya").get("/").text
