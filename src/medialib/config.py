@@ -169,6 +169,12 @@ class FlowOptions(_Section):
     retry_delay_s: float = Field(ge=0)
 
 
+class EventOptions(_Section):
+    """An event's recordings processed together (`medialib event process`)."""
+
+    max_concurrent_lectures: int = Field(ge=1, le=64)
+
+
 class ReviewOptions(_Section):
     """The translators' review app (medialib_app.review) and the tracks it versions."""
 
@@ -196,6 +202,7 @@ class Settings(_Section):
     translation: TranslationOptions
     flow: FlowOptions
     review: ReviewOptions
+    event: EventOptions
 
     def home(self) -> Path:
         return medialib_home()

@@ -360,3 +360,46 @@ def published_unchanged(spec: RecordingSpec, sha256: str, opts: StorageOptions, 
     if storage.get_bytes(client, opts.publish_bucket, f"{keys.bundle_prefix(lecture_id)}/master.m3u8") is None:
         return None
     return lecture_id
+
+
+STATUSES = ("published", "skipped", "failed")
+
+
+@dataclass(frozen=True)
+class RecordingOutcome:
+    """What became of one recording in an event run; the summary table's row."""
+
+    index: int
+    file: str                       # as the manifest named it
+    title: str
+    status: str                     # published | skipped (already published, unchanged) | failed
+    detail: str                     # the player URL, or why it failed / was skipped
+    seconds: float
+    lecture_id: str | None = None
+    user_fault: bool = False        # failed for the recording's own reason (InputError): fix it, then retry
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} not in {STATUSES}")
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    event: str | None
+    source: str                     # the manifest or folder
+    outcomes: tuple[RecordingOutcome, ...]   # in manifest order
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def failed(self) -> tuple[RecordingOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "failed")
+
+
+def failure_outcome(spec: RecordingSpec, exc: BaseException, seconds: float) -> RecordingOutcome:
+    """A failed recording's row: the error's own message (it says what to do next)."""
+    message = str(exc) if isinstance(exc, MedialibError) else f"{type(exc).__name__}: {exc}"
+    return RecordingOutcome(index=spec.index, file=spec.label or spec.file.name, title=spec.title, status="failed",
+                            detail=message, seconds=round(seconds, 1), lecture_id=spec.lecture_id,
+                            user_fault=isinstance(exc, InputError))
