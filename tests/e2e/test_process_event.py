@@ -120,3 +120,20 @@ def test_a_bad_manifest_starts_nothing(flow_harness, event_dir, monkeypatch):
     with pytest.raises(InputError, match=r"recording 3 \(c.mp4\): no such file"):
         pe.process_event(manifest=str(event_dir / "manifest.toml"))
     assert fake.calls == []
+
+
+def test_the_cli_prints_progress_and_a_summary_table(flow_harness, event_dir, monkeypatch, capsys):
+    import medialib_flows.process_event as pe
+    from medialib_app.cli import main
+
+    monkeypatch.setattr(pe, "process_lecture", FakeLectures())
+    monkeypatch.setenv("COLUMNS", "200")
+    code = main(["event", "process", str(event_dir / "manifest.toml"), "--limit", "3"])
+    out, err = capsys.readouterr()
+    assert code == 2                                   # the one failure was the recording's own
+    assert "3 recordings, 3 at a time" in err
+    assert "started   [2/3] b.mp4: Bad one" in err
+    assert "failed    [2/3] b.mp4 in 1 s: b.mp4: no audio or video stream" in err
+    assert "1 of 3 recordings failed" in err and f"medialib event retry {event_dir / 'manifest.toml'}" in err
+    assert "Fake workshop: 2 published, 0 skipped, 1 failed" in out
+    assert "http://x/lectures/gamma/index.html" in out and "alpha" in out

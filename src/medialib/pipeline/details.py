@@ -25,7 +25,8 @@ from medialib.recordjson import to_jsonable
 EDITABLE = ("title", "speaker", "event", "event_date", "recorded_date")
 
 
-def _clean(changes: Mapping[str, str | None]) -> dict[str, str | None]:
+def check_changes(changes: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The changes, normalised (stripped, ISO dates, "" as None); InputError for an empty title, a bad date, none."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise ValueError(f"not editable: {unknown}; editable: {EDITABLE}")
@@ -52,7 +53,7 @@ def edit_lecture_details(lecture_id: str, opts: StorageOptions, home: Path, chan
     changes: some of EDITABLE; "" clears speaker, event or a date. NotFoundError when the
     lecture was never published here.
     """
-    clean = _clean(changes)
+    clean = check_changes(changes)
     record = stages.load_publish_record(lecture_id, opts)
     request = replace(record.lecture.request, **clean)
     if request != record.lecture.request:
