@@ -365,10 +365,10 @@ def _event(args) -> int:
     def on_event(what, spec, outcome) -> None:
         tag = f"[{spec.index}/{n}] {spec.label}"
         if what == "started":
-            err.print(f"started   {tag}: {spec.title}", markup=False, highlight=False)
+            err.print(f"started   {tag}: {spec.title}", markup=False, highlight=False, soft_wrap=True)
         else:
             err.print(f"{outcome.status:<9} {tag} in {outcome.seconds:.0f} s: {outcome.detail}", markup=False,
-                      highlight=False)
+                      highlight=False, soft_wrap=True)   # one line each, whole (a URL stays clickable)
 
     unsubscribe = subscribe(on_event)
     try:
@@ -380,7 +380,7 @@ def _event(args) -> int:
     if not failed:
         return 0
     err.print(f"medialib: {len(failed)} of {n} recordings failed; fix each as its reason says, then "
-              f"`medialib event retry {args.source}`", markup=False, highlight=False)
+              f"`medialib event retry {args.source}`", markup=False, highlight=False, soft_wrap=True)
     return 2 if all(o.user_fault for o in failed) else 1
 
 
