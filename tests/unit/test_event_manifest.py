@@ -40,7 +40,7 @@ lecture_id = "closing-day-1"
 def _files(root: Path, *names: str) -> None:
     for n in names:
         (root / n).parent.mkdir(parents=True, exist_ok=True)
-        (root / n).write_bytes(b"not really media")
+        (root / n).write_bytes(f"not really media: {n}".encode())   # each its own bytes
 
 
 def _manifest(tmp_path: Path, text: str, *files: str) -> Path:
@@ -189,3 +189,13 @@ def test_published_unchanged_needs_the_same_bytes_details_and_a_live_bundle(tmp_
     assert published_unchanged(spec, "cd" * 32, opts, client=object()) is None
     del objects[("pub", f"{keys.bundle_prefix('lec-1')}/master.m3u8")]
     assert published_unchanged(spec, sha, opts, client=object()) is None
+
+
+def test_two_files_with_the_same_bytes_are_one_recording(tmp_path):
+    (tmp_path / "one.mp4").write_bytes(b"same bytes")
+    (tmp_path / "two.mp4").write_bytes(b"same bytes")
+    (tmp_path / "three.mp4").write_bytes(b"other byte")    # same size, other content: fine
+    with pytest.raises(InputError) as err:
+        read_event(tmp_path)
+    assert str(err.value).endswith("1 problem, nothing was started:\n  recording 3 (two.mp4): the same content "
+                                   "(the same bytes) as recording 1 (one.mp4); each recording needs its own")

@@ -41,7 +41,7 @@ from pathlib import Path
 from medialib import keys, storage
 from medialib.config import StorageOptions
 from medialib.errors import InputError, MedialibError, NotFoundError
-from medialib.ids import LECTURE_ID_RE
+from medialib.ids import LECTURE_ID_RE, file_sha256
 from medialib.pipeline.plan import check_audio_specs
 from medialib.pipeline.records import LectureRequest
 
@@ -269,6 +269,21 @@ def _duplicates(recordings: Iterable[RecordingSpec], key, what: str) -> list[str
     return out
 
 
+def _same_content(recordings: Iterable[RecordingSpec]) -> list[str]:
+    """Two files with the same bytes: one lecture (ingest names it by content), so two runs would collide.
+
+    Only files of equal size are hashed, so a usual event (every size different) costs a stat each.
+    """
+    by_size: dict[int, list[RecordingSpec]] = {}
+    for r in {r.file: r for r in reversed(tuple(recordings))}.values():   # one per path, the first kept
+        if r.file.is_file():
+            by_size.setdefault(r.file.stat().st_size, []).append(r)
+    same = [r for group in by_size.values() if len(group) > 1 for r in group]
+    digests = {r.file: file_sha256(r.file) for r in same}
+    return _duplicates(sorted(same, key=lambda r: r.index), lambda r: digests[r.file],
+                       "content (the same bytes)")
+
+
 def validate_event(manifest: EventManifest) -> EventManifest:
     """Check every recording; the manifest normalised (languages lower case, ISO dates), or one InputError.
 
@@ -311,6 +326,7 @@ def validate_event(manifest: EventManifest) -> EventManifest:
     problems += _duplicates(manifest.recordings, lambda r: r.file, "file")
     problems += _duplicates(manifest.recordings, lambda r: " ".join(r.title.split()).casefold() or None, "title")
     problems += _duplicates(manifest.recordings, lambda r: r.lecture_id, "lecture_id")
+    problems += _same_content(manifest.recordings)
     if problems:
         n = len(problems)
         raise InputError(f"{manifest.source}: {n} problem{'s' if n != 1 else ''}, nothing was started:\n  "
