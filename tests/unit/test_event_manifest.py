@@ -133,7 +133,7 @@ def test_a_recording_without_a_title_is_named_after_its_file(tmp_path):
 def test_readable_titles():
     assert readable_title("0900-interviewing") == "Interviewing"
     assert readable_title("02_Допрос_свидетеля") == "Допрос свидетеля"
-    assert readable_title("2026-11-28") == "28"
+    assert readable_title("2026-11-28") == "2026 11 28"
     assert readable_title("opening.session_v2") == "Opening session v2"
 
 

@@ -95,10 +95,10 @@ class EventManifest:
 def readable_title(stem: str) -> str:
     """A title from a file name: separators become spaces, a leading number (ordering, a time) is dropped.
 
-    "0900-interviewing" -> "Interviewing", "02_Допрос_свидетеля" -> "Допрос свидетеля".
+    "0900-interviewing" -> "Interviewing", "02_Допрос_свидетеля" -> "Допрос свидетеля", "2026-11-28" -> "2026 11 28".
     """
     words = [w for w in re.split(r"[\s_.\-]+", stem) if w]
-    while len(words) > 1 and words[0].isdigit():
+    while words and words[0].isdigit() and not all(w.isdigit() for w in words):   # "2026-11-28" stays a date
         words = words[1:]
     text = " ".join(words) or stem
     return text[:1].upper() + text[1:]
