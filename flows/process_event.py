@@ -57,7 +57,8 @@ def _announce(what: str, spec: ev.RecordingSpec, outcome: ev.RecordingOutcome | 
         listener(what, spec, outcome)
 
 
-@task(name="lecture", cache_policy=NO_CACHE)   # process_lecture retries and caches its own stages
+# process_lecture retries and caches its own stages; the run is named for staff reading Prefect's UI.
+@task(name="lecture", task_run_name="{spec.index}. {spec.label}", cache_policy=NO_CACHE)
 def lecture_task(spec: ev.RecordingSpec, opts) -> ev.RecordingOutcome:
     """One recording: skipped when already published unchanged, else process_lecture; a failure is a row."""
     started = time.monotonic()
