@@ -30,10 +30,12 @@ from medialib.ids import file_sha256
 from medialib.pipeline import event as ev
 from medialib.storage.embedded import resolve_storage
 
+from . import progress
 from .process_lecture import process_lecture, settings
 
-# In-process listeners (the CLI's progress lines): called with ("started" | "finished", spec, outcome or None).
-Listener = Callable[[str, ev.RecordingSpec, "ev.RecordingOutcome | None"], None]
+# In-process listeners (the CLI's progress lines): called with (what, spec, detail): what is "started",
+# "stage" (detail: the stage's name, when a lecture enters it) or "finished" (detail: the RecordingOutcome).
+Listener = Callable[[str, ev.RecordingSpec, object], None]
 _listeners: list[Listener] = []
 _lock = threading.Lock()
 
@@ -50,11 +52,36 @@ def subscribe(listener: Listener) -> Callable[[], None]:
     return unsubscribe
 
 
-def _announce(what: str, spec: ev.RecordingSpec, outcome: ev.RecordingOutcome | None = None) -> None:
+def _announce(what: str, spec: ev.RecordingSpec, detail: object = None) -> None:
     with _lock:
         listeners = list(_listeners)
     for listener in listeners:
-        listener(what, spec, outcome)
+        listener(what, spec, detail)
+
+
+def _stage_listener(recordings: tuple[ev.RecordingSpec, ...]):
+    """A flows.progress listener announcing when each lecture enters a stage.
+
+    Progress events carry only (stage, fraction); the lecture is the nested
+    process_lecture run whose task reports, found by its `source` parameter.
+    """
+    from prefect.context import FlowRunContext
+
+    by_source = {str(r.file): r for r in recordings}
+    seen: set[tuple[int, str]] = set()
+
+    def on_progress(stage: str, fraction: float) -> None:
+        ctx = FlowRunContext.get()
+        spec = by_source.get(str((ctx.parameters or {}).get("source"))) if ctx else None
+        if spec is None:
+            return
+        with _lock:
+            if (spec.index, stage) in seen:
+                return
+            seen.add((spec.index, stage))
+        _announce("stage", spec, stage)
+
+    return on_progress
 
 
 # process_lecture retries and caches its own stages; the run is named for staff reading Prefect's UI.
@@ -99,6 +126,20 @@ def process_event(manifest: str, limit: int | None = None) -> ev.EventSummary:
     opts = resolve_storage(s)                      # once here, so the lectures find it running
     log = get_run_logger()
     log.info("%s: %d recordings, %d at a time", event.name or manifest, len(event.recordings), limit)
+    unsubscribe = progress.subscribe(_stage_listener(event.recordings))
+    try:
+        done = _run_window(event, opts, limit)
+    finally:
+        unsubscribe()
+    summary = ev.EventSummary(event=event.name, source=str(event.source),
+                              outcomes=tuple(done[r.index] for r in event.recordings))
+    log.info("%s: %d published, %d skipped, %d failed", event.name or manifest, summary.count("published"),
+             summary.count("skipped"), summary.count("failed"))
+    return summary
+
+
+def _run_window(event: ev.EventManifest, opts, limit: int) -> dict[int, ev.RecordingOutcome]:
+    """At most `limit` lecture tasks at once, the next submitted as one finishes; outcomes by index."""
     waiting = list(event.recordings)
     running, done = {}, {}
     while waiting or running:
@@ -111,8 +152,4 @@ def process_event(manifest: str, limit: int | None = None) -> ev.EventSummary:
             done[spec.index] = finished.result()
         except Exception as e:   # noqa: BLE001 - the task itself crashed (it catches the lecture's errors)
             done[spec.index] = ev.failure_outcome(spec, e, 0.0)
-    summary = ev.EventSummary(event=event.name, source=str(event.source),
-                              outcomes=tuple(done[r.index] for r in event.recordings))
-    log.info("%s: %d published, %d skipped, %d failed", event.name or manifest, summary.count("published"),
-             summary.count("skipped"), summary.count("failed"))
-    return summary
+    return done

@@ -366,6 +366,8 @@ def _event(args) -> int:
         tag = f"[{spec.index}/{n}] {spec.label}"
         if what == "started":
             err.print(f"started   {tag}: {spec.title}", markup=False, highlight=False, soft_wrap=True)
+        elif what == "stage":
+            err.print(f"          {tag}: {outcome}", markup=False, highlight=False, soft_wrap=True)
         else:
             err.print(f"{outcome.status:<9} {tag} in {outcome.seconds:.0f} s: {outcome.detail}", markup=False,
                       highlight=False, soft_wrap=True)   # one line each, whole (a URL stays clickable)
