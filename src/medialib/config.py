@@ -171,6 +171,12 @@ class FlowOptions(_Section):
     retry_delay_s: float = Field(ge=0)
 
 
+class EventOptions(_Section):
+    """An event's recordings processed together (`medialib event process`)."""
+
+    max_concurrent_lectures: int = Field(ge=1, le=64)
+
+
 class ReviewOptions(_Section):
     """The translators' review app (medialib_app.review) and the tracks it versions."""
 
@@ -236,6 +242,7 @@ class Settings(_Section):
     cluster: ClusterOptions
     inbox: InboxOptions
     uploads: UploadOptions
+    event: EventOptions
 
     def home(self) -> Path:
         return medialib_home()

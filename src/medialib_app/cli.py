@@ -56,12 +56,37 @@ def _parser() -> argparse.ArgumentParser:
     cnl = lec_sub.add_parser("cancel", help="stop a lecture's runs on the workers (a Prefect server is configured)")
     cnl.add_argument("lecture_id", metavar="ID")
     cnl.add_argument("--join", type=Path, metavar="FILE", help="the join file (default: this machine's own)")
+    ed = lec_sub.add_parser("edit", help="change a published lecture's details (its page and catalog entry follow; "
+                                          "no video is sent)")
+    ed.add_argument("lecture_id", metavar="ID")
+    ed.add_argument("--title", help="the new title (the lecture id, and so its links, stay)")
+    ed.add_argument("--speaker", help="who speaks (\"\" clears it)")
+    ed.add_argument("--event", help="the workshop or event (\"\" clears it)")
+    ed.add_argument("--event-date", metavar="YYYY-MM-DD", help="the event's date (\"\" clears it)")
+    ed.add_argument("--recorded-date", metavar="YYYY-MM-DD", help="the day it was recorded (\"\" clears it)")
+
     unl = lec_sub.add_parser("unlist", help="take a lecture off the catalog page and the search "
                                             "(its bundle stays playable by URL)")
     unl.add_argument("lecture_id", metavar="ID")
     unp = lec_sub.add_parser("unpublish", help="remove a lecture's bundle from the publish bucket "
                                                "(the original stays in the archive)")
     unp.add_argument("lecture_id", metavar="ID")
+
+    ev = sub.add_parser("event", help="a whole event (a manifest or a folder of recordings) in one step",
+                        description="MANIFEST is a TOML file: [event] name, date; one [[recording]] per file with "
+                                    "file (relative to the manifest), title, speaker, language, audio "
+                                    "(e.g. [\"0:floor\", \"1:interpretation:en\"]), optional recorded_date, "
+                                    "lecture_id. A FOLDER gives one recording per media file (titles from file "
+                                    "names), with the details of a manifest.toml or event.toml beside them.")
+    ev_sub = ev.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in (("process", "check every recording, then process them a few at a time; a summary ends it"),
+                       ("retry", "process again only what is not published (failed, never run, or changed)"),
+                       ("check", "check the manifest or folder only; nothing is started")):
+        one = ev_sub.add_parser(name, help=text)
+        one.add_argument("source", type=Path, metavar="MANIFEST_OR_FOLDER")
+        if name != "check":
+            one.add_argument("--limit", type=int, metavar="N",
+                             help="lectures at once on this machine (default: event.max_concurrent_lectures)")
 
     mo = sub.add_parser("models", help="installed Whisper and Argos Translate models")
     mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -177,9 +202,13 @@ def main(argv: list[str] | None = None) -> int:
                 return _cancel(args)
             if args.action in ("unlist", "unpublish"):
                 return _unlist(args.action, args.lecture_id)
+            if args.action == "edit":
+                return _lectures_edit(args)
             return _lectures_list() if args.action == "list" else _republish(args)
         if args.command in ("inbox", "uploads"):
             return _inbox(args)
+        if args.command == "event":
+            return _event(args)
         if args.command == "storage":
             return _storage(args.action)
         if args.command in ("server", "worker", "deploy"):
@@ -327,6 +356,96 @@ def _republish(args) -> int:
               f"{', '.join(p.lecture_id for p in failed)}; fix each as its error says and republish it",
               file=sys.stderr)
     return 2 if all(p.user_fault for p in failed) else 1
+
+
+def _lectures_edit(args) -> int:
+    from medialib.config import load_settings, medialib_home
+    from medialib.pipeline.details import check_changes, edit_lecture_details
+    from medialib.storage.embedded import resolve_storage
+
+    changes = {k: v for k, v in (("title", args.title), ("speaker", args.speaker), ("event", args.event),
+                                 ("event_date", args.event_date), ("recorded_date", args.recorded_date))
+               if v is not None}
+    check_changes(changes)           # a mistake costs no storage start
+    s = load_settings()
+    done = edit_lecture_details(args.lecture_id, resolve_storage(s), medialib_home(), changes,
+                                unreviewed=s.review.unreviewed)
+    print(f"{done.lecture_id}: details changed ({', '.join(changes)}); {done.uploaded_count} files sent, "
+          f"no video\t{done.player_url}")
+    return 0
+
+
+# Event runs ---------------------------------------------------------------------------------------------------
+
+def _event(args) -> int:
+    """`event check|process|retry`: the whole event is checked before Prefect starts or anything is stored.
+
+    Exit 0 when nothing failed; 2 when every failure was the recordings' own (InputError), else 1.
+    """
+    from rich.console import Console
+
+    from medialib.pipeline.event import read_event
+
+    event = read_event(args.source)          # InputError listing every problem, before anything starts
+    err = Console(stderr=True)
+    out = Console()
+    n = len(event.recordings)
+    if args.action == "check":
+        out.print(f"{event.source}: {event.name or 'event'}{f' ({event.date})' if event.date else ''}, "
+                  f"{n} recording{'s' if n != 1 else ''}, all checked")
+        for r in event.recordings:
+            extra = ", ".join(x for x in (r.language, " ".join(r.audio), r.speaker, r.lecture_id) if x)
+            out.print(f"  {r.index}. {r.label}: {r.title}" + (f" [{extra}]" if extra else ""), markup=False,
+                      highlight=False)
+        return 0
+    from medialib.config import load_settings
+
+    limit = args.limit or load_settings().event.max_concurrent_lectures
+    if limit < 1:
+        raise InputError(f"--limit {args.limit}: give 1 or more lectures at once")
+    err.print(f"[bold]medialib[/bold] {event.name or event.source.name}: {n} recordings, {min(limit, n)} at a time"
+              + ("; published ones are skipped" if args.action == "retry" else "")
+              + " (the first run also starts Prefect, ~20 s)")
+    from medialib_flows.process_event import process_event, subscribe
+
+    def on_event(what, spec, outcome) -> None:
+        tag = f"[{spec.index}/{n}] {spec.label}"
+        if what == "started":
+            err.print(f"started   {tag}: {spec.title}", markup=False, highlight=False, soft_wrap=True)
+        elif what == "stage":
+            err.print(f"          {tag}: {outcome}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            err.print(f"{outcome.status:<9} {tag} in {outcome.seconds:.0f} s: {outcome.detail}", markup=False,
+                      highlight=False, soft_wrap=True)   # one line each, whole (a URL stays clickable)
+
+    unsubscribe = subscribe(on_event)
+    try:
+        summary = process_event(manifest=str(args.source), limit=limit)
+    finally:
+        unsubscribe()
+    _event_table(out, summary)
+    failed = summary.failed
+    if not failed:
+        return 0
+    err.print(f"medialib: {len(failed)} of {n} recordings failed; fix each as its reason says, then "
+              f"`medialib event retry {args.source}`", markup=False, highlight=False, soft_wrap=True)
+    return 2 if all(o.user_fault for o in failed) else 1
+
+
+def _event_table(console, summary) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    style = {"published": "green", "skipped": "cyan", "failed": "red"}
+    table = Table(title=f"{escape(summary.event or summary.source)}: {summary.count('published')} published, "
+                        f"{summary.count('skipped')} skipped, {summary.count('failed')} failed", title_justify="left")
+    for col, kw in (("#", {"justify": "right"}), ("file", {}), ("title", {}), ("status", {}), ("lecture", {}),
+                    ("s", {"justify": "right"}), ("URL or reason", {"overflow": "fold"})):
+        table.add_column(col, **kw)
+    for o in summary.outcomes:
+        table.add_row(str(o.index), escape(o.file), escape(o.title), f"[{style[o.status]}]{o.status}[/]",
+                      o.lecture_id or "-", f"{o.seconds:.0f}", escape(o.detail))
+    console.print(table)
 
 
 def _review(args) -> int:

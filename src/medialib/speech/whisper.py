@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -111,9 +112,20 @@ def _bundled_model_dir() -> Path:
     return folder
 
 
-@lru_cache(maxsize=2)
+# Two lectures transcribing at once in one process (an event) must not both unpack the bundled
+# weights (one removed the folder the other was loading: "Cannot load the vocabulary"), nor load
+# the model twice: the first load happens under this lock, the others then find it cached.
+_LOAD_LOCK = threading.Lock()
+
+
 def load_model(model: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0):
     """A WhisperModel: the bundled base weights, a local folder, or a name faster-whisper downloads."""
+    with _LOAD_LOCK:
+        return _load_model(model, device, compute_type, cpu_threads)
+
+
+@lru_cache(maxsize=2)
+def _load_model(model: str, device: str, compute_type: str, cpu_threads: int):
     from faster_whisper import WhisperModel
 
     kwargs = dict(device=device, compute_type=compute_type, cpu_threads=cpu_threads)
