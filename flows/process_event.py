@@ -17,6 +17,7 @@ without sending a file (reported as skipped, unchanged).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -98,10 +99,15 @@ def lecture_task(spec: ev.RecordingSpec, opts) -> ev.RecordingOutcome:
                                           seconds=round(time.monotonic() - started, 1), lecture_id=published_id)
         else:
             req = spec.request()
-            published = process_lecture(source=req.source, title=req.title, language=req.language,
-                                        speaker=req.speaker, event=req.event, lecture_id=req.lecture_id,
-                                        audio=list(req.audio), event_date=req.event_date,
-                                        recorded_date=req.recorded_date)
+            if os.environ.get("PREFECT_API_URL"):   # a Prefect server with workers: the lecture runs there
+                from .cluster import submit_lecture
+
+                published = submit_lecture(req)
+            else:
+                published = process_lecture(source=req.source, title=req.title, language=req.language,
+                                            speaker=req.speaker, event=req.event, lecture_id=req.lecture_id,
+                                            audio=list(req.audio), event_date=req.event_date,
+                                            recorded_date=req.recorded_date)
             unchanged = published.uploaded_count == 0
             outcome = ev.RecordingOutcome(
                 index=spec.index, file=spec.label, title=spec.title, status="skipped" if unchanged else "published",

@@ -86,7 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         one.add_argument("source", type=Path, metavar="MANIFEST_OR_FOLDER")
         if name != "check":
             one.add_argument("--limit", type=int, metavar="N",
-                             help="lectures at once on this machine (default: event.max_concurrent_lectures)")
+                             help="lectures at once (default: event.max_concurrent_lectures here; with workers, all "
+                                  "of them, the workers and cluster.max_runs decide)")
+            one.add_argument("--join", type=Path, metavar="FILE",
+                             help="run on the workers of this join file's Prefect server (default: this machine's "
+                                  "own join file, when `medialib server up` ran here)")
+            one.add_argument("--local", action="store_true", help="run here in this process, even with a server")
 
     mo = sub.add_parser("models", help="installed Whisper and Argos Translate models")
     mo_sub = mo.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -399,8 +404,13 @@ def _event(args) -> int:
                       highlight=False)
         return 0
     from medialib.config import load_settings
+    from medialib_app import cluster
 
-    limit = args.limit or load_settings().event.max_concurrent_lectures
+    join = None if args.local else cluster.apply_join(args.join)   # before Prefect is imported
+    limit = args.limit or (n if join else load_settings().event.max_concurrent_lectures)
+    if join:
+        err.print(f"on the workers of {join.prefect_api_url.removesuffix('/api')} (storage {join.endpoint_url}); "
+                  "closing this terminal does not stop the lectures: `medialib event retry` picks them up")
     if limit < 1:
         raise InputError(f"--limit {args.limit}: give 1 or more lectures at once")
     err.print(f"[bold]medialib[/bold] {event.name or event.source.name}: {n} recordings, {min(limit, n)} at a time"
