@@ -42,3 +42,35 @@ def test_a_worker_of_a_prefect_server_never_starts_a_private_s3(monkeypatch):
     monkeypatch.setenv("PREFECT_API_URL", "http://10.0.0.5:4200/api")
     with pytest.raises(OperatorError, match="join"):
         resolve_storage(load_settings(environ={}))
+
+
+def test_stages_fetch_the_original_at_once_on_a_worker(tmp_path, monkeypatch):
+    """A worker that did not ingest downloads the original; two stages doing it together both get it."""
+    import threading
+    from types import SimpleNamespace
+
+    from medialib.pipeline import stages
+
+    def download_tree(client, bucket, key, local_dir):
+        (local_dir / key.rsplit("/", 1)[1]).write_bytes(b"x" * 10)
+        threading.Event().wait(0.2)
+        return [local_dir / key.rsplit("/", 1)[1]]
+
+    monkeypatch.setattr(stages.storage, "download_tree", download_tree)
+    monkeypatch.setattr(stages.storage, "make_client", lambda opts: None)
+    ing = SimpleNamespace(local_path="/elsewhere/a.mp4", sha256="ab" * 32, archive_key="originals/l/abab.mp4",
+                          info=SimpleNamespace(size_bytes=10))
+    got, errors = [], []
+
+    def fetch():
+        try:
+            got.append(stages.fetch_original(ing, SimpleNamespace(archive_bucket="a"), tmp_path))
+        except Exception as e:   # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=fetch) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(set(got)) == 1 and got[0].read_bytes() == b"x" * 10

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -142,11 +143,13 @@ def fetch_original(ing: Ingested, opts: StorageOptions, home: Path) -> Path:
     cached = work_dir_for(home, ing.sha256) / ("original" + Path(ing.archive_key).suffix)
     if not (cached.is_file() and cached.stat().st_size == ing.info.size_bytes):
         client = storage.make_client(opts)
-        data_dir = cached.parent
-        if not storage.download_tree(client, opts.archive_bucket, ing.archive_key, data_dir):
-            raise OperatorError(f"{ing.archive_key}: the archived original is missing from bucket "
-                                f"{opts.archive_bucket!r}; ingest the recording again")
-        (data_dir / Path(ing.archive_key).name).replace(cached)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # Stages of one run fetch at once on a worker: each downloads apart, the rename is atomic.
+        with tempfile.TemporaryDirectory(dir=cached.parent, prefix=".fetch-") as tmp:
+            if not storage.download_tree(client, opts.archive_bucket, ing.archive_key, Path(tmp)):
+                raise OperatorError(f"{ing.archive_key}: the archived original is missing from bucket "
+                                    f"{opts.archive_bucket!r}; ingest the recording again")
+            (Path(tmp) / Path(ing.archive_key).name).replace(cached)
     return cached
 
 
