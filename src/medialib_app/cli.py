@@ -636,6 +636,18 @@ def _process_in_subprocess(request) -> int:
         shutil.rmtree(Path(request.source).parent, ignore_errors=True)
 
 
+def _submit_and_clean(submit, request) -> None:
+    import shutil
+
+    try:
+        published = submit(request)
+        print(f"published  {published.lecture_id}  {published.player_url}", flush=True)
+    except MedialibError as e:
+        print(f"failed     {request.title}: {e}", flush=True)
+    finally:
+        shutil.rmtree(Path(request.source).parent, ignore_errors=True)   # the inbox's download, archived now
+
+
 def _inbox(args) -> int:
     import socket
     from concurrent.futures import ThreadPoolExecutor
@@ -645,6 +657,9 @@ def _inbox(args) -> int:
     from medialib.storage.embedded import resolve_storage
     from medialib.storage.s3 import make_client
 
+    from medialib_app import cluster
+
+    join = cluster.apply_join(None) if args.command == "inbox" else None   # workers take the recordings
     s = load_settings()
     opts = resolve_storage(s)
     client = make_client(opts)
@@ -654,11 +669,21 @@ def _inbox(args) -> int:
         for key, result in uploads.finish_stale(client, opts.archive_bucket, max_age_h=s.uploads.abandon_after_h):
             print(f"finished {key}: {result}")
         return 0
-    # One recording at a time on this machine: a 2-core worker gains nothing from two ladders at once.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medialib-inbox")
+    if join:
+        # With Prefect's server: ingest here, process on the workers (they decide how many at once).
+        from medialib_flows.cluster import submit_lecture
 
-    def start(request) -> None:
-        pool.submit(_process_in_subprocess, request)
+        pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="medialib-inbox")
+        print(f"recordings go to the workers of {join.prefect_api_url.removesuffix('/api')}", flush=True)
+
+        def start(request) -> None:
+            pool.submit(_submit_and_clean, submit_lecture, request)
+    else:
+        # One recording at a time on this machine: a 2-core worker gains nothing from two ladders at once.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medialib-inbox")
+
+        def start(request) -> None:
+            pool.submit(_process_in_subprocess, request)
 
     def show(o) -> None:
         detail = o.lecture_id or o.message
