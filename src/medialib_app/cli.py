@@ -642,8 +642,8 @@ def _submit_and_clean(submit, request) -> None:
     try:
         published = submit(request)
         print(f"published  {published.lecture_id}  {published.player_url}", flush=True)
-    except MedialibError as e:
-        print(f"failed     {request.title}: {e}", flush=True)
+    except Exception as e:   # noqa: BLE001 - a thread's error would vanish; say it and go on
+        print(f"failed     {request.title}: {type(e).__name__}: {e}", flush=True)
     finally:
         shutil.rmtree(Path(request.source).parent, ignore_errors=True)   # the inbox's download, archived now
 
