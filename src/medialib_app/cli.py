@@ -462,6 +462,11 @@ def _review(args) -> int:
     from medialib.config import load_settings
     from medialib_app.review import commands
 
+    if args.command == "review":
+        from medialib_app import cluster
+
+        cluster.apply_join(None)   # with a server here, the upload page shows the lectures' runs in Prefect
+
     settings = load_settings()
     if args.command == "users":
         if args.action == "add":

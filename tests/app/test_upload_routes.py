@@ -101,3 +101,12 @@ def test_manifest_fills_rows_by_file_name(users):
 def test_staff_find_the_page_from_the_queue(users):
     assert 'href="/uploads"' in login(users, "sam").get("/").text
     assert 'href="/uploads"' not in login(users, "tanya").get("/").text
+
+
+def test_progress_lists_the_inbox_and_says_when_runs_are_local(users, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert login(users, "tanya").get("/api/uploads/progress").status_code == 403
+    r = login(users, "sam").get("/api/uploads/progress")
+    assert r.status_code == 200
+    data = r.json()
+    assert isinstance(data["inbox"], list) and data["runs"] is None

@@ -199,6 +199,12 @@ def test_an_event_runs_on_both_machines_and_survives_a_killed_worker(cluster, ne
         catalog = json.loads(r.read())
     titles = {e["title"] for e in catalog}
     assert {f"Session {i}" for i in range(len(TEXTS))} <= titles
+    # The staff upload page's view of the runs: each lecture's, one crashed by the killed worker.
+    probe = ("import json; from medialib_app import cluster; cluster.apply_join(None); "
+             "from medialib_app.review.uploads import lecture_runs; print(json.dumps(lecture_runs()))")
+    runs = json.loads(_run(sys.executable, "-c", probe, env=cluster.env, timeout=60).stdout)
+    assert {r["lecture"].rsplit("-", 1)[0] for r in runs} == {f"session-{i}" for i in range(len(TEXTS))}
+    assert "CRASHED" in {r["state"] for r in runs} and "COMPLETED" in {r["state"] for r in runs}
     b_log = cluster.logs["wB"].read_text()
     assert "submitting flow run" in b_log   # the second machine took work
     assert "submitting flow run" in cluster.logs["wA"].read_text()

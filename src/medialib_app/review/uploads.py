@@ -102,6 +102,42 @@ def uploads_page(request: Request, user: CurrentUser = Depends(staff_user)):
                                     part_size_bytes=ul.part_size_mb << 20, max_size_bytes=int(ul.max_size_gb * 1e9))
 
 
+@router.get("/api/uploads/progress")
+def uploads_progress(request: Request, user: CurrentUser = Depends(staff_user)) -> dict:
+    """What happens to uploaded recordings: those still in the inbox, and the lectures' runs in Prefect."""
+    state = review_state(request)
+    client = storage.make_client(state.storage)
+    waiting, _ = inbox.list_inbox(client, state.storage.archive_bucket)
+    return {"inbox": [{"name": PurePosixPath(c.key).name, "size_bytes": c.size_bytes,
+                       "since": c.last_modified.isoformat()} for c in waiting],
+            "runs": lecture_runs()}
+
+
+def lecture_runs(limit: int = 30) -> list[dict] | None:
+    """The newest lecture runs on Prefect's server (None when none is configured: runs are local)."""
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return None
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["medialib"])),
+                                     sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
+    out = []
+    for r in runs:
+        lecture = next((t.split(":", 1)[1] for t in r.tags if t.startswith("lecture:")), None)
+        if lecture is None:
+            continue
+        out.append({"lecture": lecture, "run": r.name, "state": r.state.type.value if r.state else "PENDING",
+                    "state_name": r.state.name if r.state else "", "message": (r.state.message or "") if r.state else "",
+                    "started": r.start_time.isoformat() if r.start_time else None,
+                    "seconds": round(r.total_run_time.total_seconds()) if r.total_run_time else 0})
+    return out
+
+
 @router.post("/api/uploads/prepare")
 def prepare(body: PrepareBody, request: Request, user: CurrentUser = Depends(staff_user)):
     state = review_state(request)

@@ -166,4 +166,39 @@
   drop.addEventListener("dragleave", () => drop.classList.remove("up-over"));
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("up-over"); addFiles(e.dataTransfer.files); });
   window.medialibUploads = { uppy, rows };   // for tests and the curious
+
+  // --- what happens after upload: the inbox and the lecture runs in Prefect, every 5 s
+  function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
+  async function refreshProgress() {
+    const stateEl = document.getElementById("up-progress-state");
+    try {
+      const r = await fetch("/api/uploads/progress", { credentials: "same-origin" });
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      const data = await r.json();
+      const inboxList = document.getElementById("up-inbox");
+      inboxList.replaceChildren(...(data.inbox.length ? data.inbox.map((i) => {
+        const li = document.createElement("li"); li.textContent = i.name; return li;
+      }) : [Object.assign(document.createElement("li"), { textContent: t.uploads_inbox_empty })]));
+      const table = document.getElementById("up-runs");
+      if (data.runs === null) {
+        table.hidden = true;
+        stateEl.textContent = t.uploads_processing_local;
+      } else {
+        table.hidden = false;
+        table.tBodies[0].replaceChildren(...data.runs.map((run) => {
+          const tr = document.createElement("tr");
+          const state = cell(run.state_name + (run.message ? ": " + run.message : ""));
+          state.dataset.state = run.state;
+          tr.append(cell(run.lecture), state,
+                    cell(run.started ? new Date(run.started).toLocaleString() : "-"), cell(String(run.seconds)));
+          return tr;
+        }));
+        stateEl.textContent = t.uploads_processing_updated + " " + new Date().toLocaleTimeString();
+      }
+    } catch (e) {
+      stateEl.textContent = t.uploads_processing_failed;
+    }
+  }
+  refreshProgress();
+  setInterval(refreshProgress, 5000);
 })();
