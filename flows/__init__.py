@@ -19,6 +19,13 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
+if os.environ.get("PREFECT__FLOW_RUN_ID"):
+    # A run process a worker started: it (and its ffmpeg) ends when the worker does, from
+    # the moment the flow's module loads (see medialib.procs).
+    from medialib.procs import die_with_parent
+
+    die_with_parent()
+
 # Prefect creates its home without parents; on a new machine ~/.local/share/medialib may not exist yet.
 os.makedirs(os.environ["PREFECT_HOME"], exist_ok=True)
 
