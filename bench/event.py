@@ -1,0 +1,93 @@
+"""Benchmark: one machine, an event of three recordings, lectures overlapping vs one after another.
+
+    .venv/bin/python bench/event.py [--minutes 2] [--recordings 3]
+
+Runs process_event in this process (Prefect ephemeral, a real SeaweedFS on a free
+loopback port, real ffmpeg and Whisper base) twice on fresh copies of a synthetic
+lecture (bench/pipeline.py's, re-muxed so each copy has its own bytes): first with
+`--limit 1` (the baseline: lectures one after another), then with the event's default
+limit (two at once; per-machine slots keep one encode and one transcription at a time).
+
+Figures: wall of each, their ratio, and CPU efficiency = CPU seconds of the whole process
+tree (this process and every ffmpeg it waited for) / (cores x wall); target >= 0.9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from pipeline import ffmpeg, make_lecture  # noqa: E402
+
+
+def _cpu_s() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _copies(src: Path, folder: Path, tag: str, n: int) -> Path:
+    """n copies of src with their own bytes, and a manifest naming them."""
+    folder.mkdir(parents=True)
+    lines = [f'[event]\nname = "Benchmark day {tag}"\ndate = 2026-11-28\n']
+    for i in range(n):
+        out = folder / f"session-{i}.mp4"
+        subprocess.run([ffmpeg(), "-v", "error", "-i", str(src), "-map", "0", "-c", "copy",
+                        "-metadata", f"comment={tag}-{i}", str(out)], check=True)
+        lines.append(f'[[recording]]\nfile = "{out.name}"\ntitle = "Session {tag} {i}"\nlanguage = "en"\n')
+    manifest = folder / "event.toml"
+    manifest.write_text("\n".join(lines), encoding="utf-8")
+    return manifest
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=2.0)
+    ap.add_argument("--recordings", type=int, default=3)
+    args = ap.parse_args()
+    src = make_lecture(args.minutes, 720)
+    work = Path(tempfile.mkdtemp(prefix="medialib-bench-event-"))
+    os.environ.update({"MEDIALIB_HOME": str(work / "home"), "PREFECT_LOGGING_LEVEL": "WARNING",
+                       "MEDIALIB_EMBEDDED__S3_PORT": "0"})
+    from medialib.config import load_settings
+    from medialib.storage import embedded
+
+    settings = load_settings()
+    data_dir = work / "seaweedfs"
+    server = embedded.start_server(settings.embedded.model_copy(update={"s3_port": 0}), data_dir, detach=False)
+    os.environ.update({"MEDIALIB_STORAGE__ENDPOINT_URL": server.endpoint_url,
+                       "MEDIALIB_STORAGE__ACCESS_KEY_ID": server.access_key_id,
+                       "MEDIALIB_STORAGE__SECRET_ACCESS_KEY": server.secret_access_key})
+    try:
+        from medialib_flows.process_event import process_event
+
+        cores = os.cpu_count() or 1
+        results = {}
+        for tag, limit in (("one-by-one", 1), ("overlapping", load_settings().event.max_concurrent_lectures)):
+            manifest = _copies(src, work / tag, tag, args.recordings)
+            t0, c0 = time.monotonic(), _cpu_s()
+            summary = process_event(manifest=str(manifest), limit=limit)
+            wall, cpu = time.monotonic() - t0, _cpu_s() - c0
+            assert not summary.failed, [o.detail for o in summary.failed]
+            results[tag] = (wall, cpu, cpu / (cores * wall), limit)
+    finally:
+        embedded.stop_server(data_dir)
+    print(f"event of {args.recordings} x {args.minutes:g}-min 720p recordings, {cores} cores")
+    for tag, (wall, cpu, eff, limit) in results.items():
+        print(f"  {tag:<12} limit {limit}: wall {wall:7.1f} s  CPU {cpu:7.1f} s  efficiency {eff:.2f}")
+    base, over = results["one-by-one"][0], results["overlapping"][0]
+    print(f"overlapping / one-by-one wall: {over / base:.2f}; efficiency {results['overlapping'][2]:.2f} "
+          f"(target >= 0.9)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
