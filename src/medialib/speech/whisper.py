@@ -237,10 +237,35 @@ def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | N
                       model=label, dropped_segments=dropped, segments=tuple(kept_segments))
 
 
-def _open_audio(path: Path):
-    """16 kHz mono samples: a 16-bit PCM WAV is memory-mapped (no copy); anything else is decoded."""
-    import numpy as np
+class PcmFile:
+    """16-bit mono samples in a file, read a slice at a time: memory is one window, whatever the length.
 
+    A memory map did this too, but every page read stays mapped into the process until
+    the map goes: its resident size grew by the whole WAV (115 MB an hour of speech).
+    """
+
+    def __init__(self, path: Path, offset: int, count: int):
+        self.path, self.offset, self.count = Path(path), offset, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            raise TypeError("PcmFile reads slices of samples only")
+        start, stop, step = index.indices(self.count)
+        if step != 1:
+            raise ValueError("PcmFile reads contiguous slices only")
+        import numpy as np
+
+        n = max(0, stop - start)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + 2 * start)
+            return np.fromfile(f, dtype="<i2", count=n)
+
+
+def _open_audio(path: Path):
+    """16 kHz mono samples: a 16-bit PCM WAV is read a window at a time (PcmFile); anything else is decoded."""
     with open(path, "rb") as f:
         head = f.read(12)
         if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
@@ -254,7 +279,7 @@ def _open_audio(path: Path):
                 elif cid == b"data":
                     if fmt == (1, 1, SAMPLE_RATE, 16):
                         n = min(size, path.stat().st_size - f.tell()) // 2
-                        return np.memmap(path, dtype="<i2", mode="r", offset=f.tell(), shape=(n,))
+                        return PcmFile(path, f.tell(), n)
                     break
                 else:
                     f.seek(size + (size & 1), 1)
