@@ -169,6 +169,16 @@ class FlowOptions(_Section):
     retry_delay_s: float = Field(ge=0)
 
 
+class WorkOptions(_Section):
+    """The local work cache ($MEDIALIB_HOME/work): copies of what object storage holds."""
+
+    max_cache_gb: float = Field(ge=0)   # trimmed to this after each lecture, oldest first; 0: keep nothing
+
+    @property
+    def max_cache_bytes(self) -> int:
+        return int(self.max_cache_gb * 1e9)
+
+
 class ReviewOptions(_Section):
     """The translators' review app (medialib_app.review) and the tracks it versions."""
 
@@ -196,6 +206,7 @@ class Settings(_Section):
     translation: TranslationOptions
     flow: FlowOptions
     review: ReviewOptions
+    work: WorkOptions
 
     def home(self) -> Path:
         return medialib_home()
