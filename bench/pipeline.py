@@ -154,13 +154,18 @@ def run(kind: str, minutes: float, height: int) -> None:
     stage_cpu: dict[str, float] = {}
     lock = threading.Lock()
 
+    active: dict[str, int] = {}   # stages running now (a peak is charged to each of them)
+
     def timed(name: str, fn):
         def wrapper(*a, **k):
             t0, c0 = time.monotonic(), proc_cpu_s()
+            with lock:
+                active[name] = active.get(name, 0) + 1
             try:
                 return fn(*a, **k)
             finally:
                 with lock:
+                    active[name] -= 1
                     stage_wall[name] = stage_wall.get(name, 0) + time.monotonic() - t0
                     stage_cpu[name] = stage_cpu.get(name, 0) + proc_cpu_s() - c0
         return wrapper
@@ -173,15 +178,25 @@ def run(kind: str, minutes: float, height: int) -> None:
             tool_cpu[stage] = tool_cpu.get(stage, 0) + run.cpu_s
 
     media.on_tool_run(on_tool)
-    for name in ("ingest_recording", "ladder_stage", "audio_stage", "transcribe_stage", "cues_stage", "publish_stage"):
+    for name in ("ingest_recording", "ladder_stage", "audio_stage", "peaks_stage", "transcribe_stage", "cues_stage",
+                 "publish_stage"):
         setattr(stages, name, timed(name.replace("_stage", "").replace("_recording", ""), getattr(stages, name)))
 
     peak = {"tree": 0.0}
+    stage_peak: dict[str, float] = {}   # the tree's peak while the stage ran (shared with whatever overlapped)
+    self_peak: dict[str, float] = {}    # this Python process alone, same attribution
     stop = threading.Event()
 
     def sample():
         while not stop.is_set():
-            peak["tree"] = max(peak["tree"], tree_rss_mb(os.getpid(), exclude={server.pid}))
+            tree = tree_rss_mb(os.getpid(), exclude={server.pid})
+            me = int(next(ln for ln in open("/proc/self/status") if ln.startswith("VmRSS:")).split()[1]) / 1024
+            peak["tree"] = max(peak["tree"], tree)
+            with lock:
+                for name, n in active.items():
+                    if n:
+                        stage_peak[name] = max(stage_peak.get(name, 0.0), tree)
+                        self_peak[name] = max(self_peak.get(name, 0.0), me)
             stop.wait(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -216,6 +231,9 @@ def run(kind: str, minutes: float, height: int) -> None:
         print(f"e2e: wall {wall:.0f} s for {minutes:g} min ({wall / (minutes * 60):.2f}x realtime); "
               f"efficiency {efficiency:.2f} (target >= 0.85); Prefect share {prefect_share:.1%} (target <= 10%)")
     else:
+        print("peak MB while each stage ran (tree / this process; overlapping stages share a peak):")
+        for name in stage_peak:
+            print(f"    {name:<11}{stage_peak[name]:>7.0f}{self_peak[name]:>7.0f}")
         print(f"memory: peak RSS of the process tree {peak['tree']:.0f} MB for a {minutes:g}-minute recording "
               f"(target <= 1500 MB; the S3 server excluded)")
 

@@ -53,7 +53,8 @@ def tree_bytes(root: Path) -> dict[str, int]:
         if p.is_file():
             rel = p.relative_to(root).parts
             name = rel[1] if len(rel) > 1 else rel[0]
-            label = "objects" if rel[0] == "objects" else name.split("-")[0].split(".")[0]
+            label = ("locks" if p.name.startswith(".") else "objects" if rel[0] == "objects"
+                     else name.split("-")[0].split(".")[0])
             out[label] = out.get(label, 0) + p.stat().st_size
     return out
 
@@ -99,11 +100,13 @@ def main() -> None:
         record = PublishRecord(lecture=lecture, ladder=ladder, transcript=transcript,
                                tracks=(track,) if track else (), plans=())
         stages.publish_stage(record, opts, home)
+        local = tree_bytes(home / "work")
+        trimmed = None
         if hasattr(stages, "after_lecture"):   # the cache trim that runs after each lecture
             stages.after_lecture(s.work, home)
+            trimmed = tree_bytes(home / "work")
         hours = ing.info.duration_s / 3600
-        archive, publish, local = (bucket_bytes(client, opts.archive_bucket),
-                                   bucket_bytes(client, opts.publish_bucket), tree_bytes(home / "work"))
+        archive, publish = bucket_bytes(client, opts.archive_bucket), bucket_bytes(client, opts.publish_bucket)
     finally:
         embedded.stop_server(data_dir)
     mb = 1e6
@@ -119,6 +122,8 @@ def main() -> None:
     show("archive bucket", archive)
     show("publish bucket", publish)
     show("local work cache", local)
+    if trimmed is not None:
+        show(f"local work cache after the trim to [work] max_cache_gb = {s.work.max_cache_gb:g}", trimmed)
 
 
 if __name__ == "__main__":

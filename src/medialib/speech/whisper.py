@@ -178,6 +178,7 @@ def transcribe_audio(audio_path: Path, opts: SpeechOptions, *, language: str | N
     """
     if task not in ("transcribe", "translate"):
         raise ValueError(f"task must be 'transcribe' or 'translate', not {task!r}")
+    bound_heap()
     model = load_model(opts.model, opts.device, opts.compute_type, opts.cpu_threads)
     audio = _open_audio(Path(audio_path))
     duration_s = len(audio) / SAMPLE_RATE
@@ -262,6 +263,32 @@ class PcmFile:
         with open(self.path, "rb") as f:
             f.seek(self.offset + 2 * start)
             return np.fromfile(f, dtype="<i2", count=n)
+
+
+MMAP_THRESHOLD_BYTES = 1 << 20
+
+
+@lru_cache(maxsize=1)
+def bound_heap() -> bool:
+    """Allocations over 1 MiB get their own mapping, returned to the system when freed (glibc only).
+
+    Each window's features and decoder buffers are tens of MB. glibc's default raises its
+    mmap threshold after the first such free, so later ones come from the heap, which
+    fragments and keeps them: the process grew ~40 MB per 5-minute window (peak 989,
+    1044, 1109 MB over three windows) and did not give it back. With a fixed threshold
+    it stays at 966, 976, 980 MB. Measured in bench/pipeline.py growth's notes.
+    Process-wide, set once; False where the C library is not glibc.
+    """
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-3, MMAP_THRESHOLD_BYTES))   # -3: M_MMAP_THRESHOLD (malloc.h)
+    except (OSError, AttributeError):
+        return False
 
 
 def _open_audio(path: Path):
