@@ -276,7 +276,7 @@ def bound_heap() -> bool:
     mmap threshold after the first such free, so later ones come from the heap, which
     fragments and keeps them: the process grew ~40 MB per 5-minute window (peak 989,
     1044, 1109 MB over three windows) and did not give it back. With a fixed threshold
-    it stays at 966, 976, 980 MB. Measured in bench/pipeline.py growth's notes.
+    it stays at 966, 976, 980 MB (a 15-minute recording, RSS sampled every 0.2 s).
     Process-wide, set once; False where the C library is not glibc.
     """
     import ctypes
