@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -109,6 +110,7 @@ def main() -> None:
         archive, publish = bucket_bytes(client, opts.archive_bucket), bucket_bytes(client, opts.publish_bucket)
     finally:
         embedded.stop_server(data_dir)
+        shutil.rmtree(work, ignore_errors=True)
     mb = 1e6
 
     def show(title: str, d: dict[str, int]) -> None:
