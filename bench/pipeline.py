@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/pipeline.py e2e --minutes 10      # wall, CPU-s per stage, efficiency, Prefect share
     .venv/bin/python bench/pipeline.py memory --minutes 60   # peak RSS of the whole process tree, low ladder
+    .venv/bin/python bench/pipeline.py growth                # peak MB per duration-dependent step, 10 vs 30 min
 
 Runs the real path a user runs: a real SeaweedFS (on a free loopback port, temporary
 data), Prefect in ephemeral mode, real ffmpeg and Whisper base. The input is a
@@ -153,13 +154,18 @@ def run(kind: str, minutes: float, height: int) -> None:
     stage_cpu: dict[str, float] = {}
     lock = threading.Lock()
 
+    active: dict[str, int] = {}   # stages running now (a peak is charged to each of them)
+
     def timed(name: str, fn):
         def wrapper(*a, **k):
             t0, c0 = time.monotonic(), proc_cpu_s()
+            with lock:
+                active[name] = active.get(name, 0) + 1
             try:
                 return fn(*a, **k)
             finally:
                 with lock:
+                    active[name] -= 1
                     stage_wall[name] = stage_wall.get(name, 0) + time.monotonic() - t0
                     stage_cpu[name] = stage_cpu.get(name, 0) + proc_cpu_s() - c0
         return wrapper
@@ -172,15 +178,25 @@ def run(kind: str, minutes: float, height: int) -> None:
             tool_cpu[stage] = tool_cpu.get(stage, 0) + run.cpu_s
 
     media.on_tool_run(on_tool)
-    for name in ("ingest_recording", "ladder_stage", "audio_stage", "transcribe_stage", "cues_stage", "publish_stage"):
+    for name in ("ingest_recording", "ladder_stage", "audio_stage", "peaks_stage", "transcribe_stage", "cues_stage",
+                 "publish_stage"):
         setattr(stages, name, timed(name.replace("_stage", "").replace("_recording", ""), getattr(stages, name)))
 
     peak = {"tree": 0.0}
+    stage_peak: dict[str, float] = {}   # the tree's peak while the stage ran (shared with whatever overlapped)
+    self_peak: dict[str, float] = {}    # this Python process alone, same attribution
     stop = threading.Event()
 
     def sample():
         while not stop.is_set():
-            peak["tree"] = max(peak["tree"], tree_rss_mb(os.getpid(), exclude={server.pid}))
+            tree = tree_rss_mb(os.getpid(), exclude={server.pid})
+            me = int(next(ln for ln in open("/proc/self/status") if ln.startswith("VmRSS:")).split()[1]) / 1024
+            peak["tree"] = max(peak["tree"], tree)
+            with lock:
+                for name, n in active.items():
+                    if n:
+                        stage_peak[name] = max(stage_peak.get(name, 0.0), tree)
+                        self_peak[name] = max(self_peak.get(name, 0.0), me)
             stop.wait(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -215,19 +231,85 @@ def run(kind: str, minutes: float, height: int) -> None:
         print(f"e2e: wall {wall:.0f} s for {minutes:g} min ({wall / (minutes * 60):.2f}x realtime); "
               f"efficiency {efficiency:.2f} (target >= 0.85); Prefect share {prefect_share:.1%} (target <= 10%)")
     else:
+        print("peak MB while each stage ran (tree / this process; overlapping stages share a peak):")
+        for name in stage_peak:
+            print(f"    {name:<11}{stage_peak[name]:>7.0f}{self_peak[name]:>7.0f}")
         print(f"memory: peak RSS of the process tree {peak['tree']:.0f} MB for a {minutes:g}-minute recording "
               f"(target <= 1500 MB; the S3 server excluded)")
 
 
+GROWTH_CODE = r"""
+import json, resource, sys, wave
+from pathlib import Path
+import numpy as np
+from medialib.media.peaks import compute_peaks
+from medialib.speech import whisper
+from medialib.speech.transcript import Transcript, Word
+what, wav, minutes = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
+def rss_mb():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS:")).split()[1]) / 1024
+base = rss_mb()
+if what in ("windows-memmap", "windows"):
+    if what == "windows-memmap":   # how transcription read the WAV before PcmFile
+        with wave.open(str(wav)) as w:
+            n = w.getnframes()
+        audio = np.memmap(wav, dtype="<i2", mode="r", offset=44, shape=(n,))
+    else:
+        audio = whisper._open_audio(wav)
+    for _, window in whisper._windows(audio):
+        x = window.astype("float32") / 32768.0   # what transcribe_audio hands Whisper
+        del x
+elif what == "peaks":
+    data = json.dumps(compute_peaks(wav).to_json(), separators=(",", ":")).encode()
+elif what == "transcript":   # 150 words a minute, as transcribe_stage stores them
+    words = tuple(Word(i * 400, i * 400 + 300, "word", 0.9) for i in range(int(minutes * 150)))
+    t = Transcript("en", 0.99, int(minutes * 60000), words, "whisper-base")
+    data = json.dumps(t.to_json(), ensure_ascii=False).encode()
+    back = Transcript.from_json(json.loads(data))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{peak - base:.1f}")
+"""
+
+
+def memory_growth(minutes_list: list[float]) -> None:
+    """Peak memory above the imports, per duration-dependent step, each in a fresh process (MB)."""
+    import wave
+
+    import numpy as np
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    steps = ("windows-memmap", "windows", "peaks", "transcript")
+    print(f"{'step':<16}" + "".join(f"{m:>9g} min" for m in minutes_list))
+    rows: dict[str, list[str]] = {s: [] for s in steps}
+    for minutes in minutes_list:
+        wav = OUT / f"noise-{minutes:g}min-16k.wav"
+        if not wav.exists():
+            rng = np.random.default_rng(0)
+            with wave.open(str(wav), "wb") as w:
+                w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+                for _ in range(int(minutes)):
+                    w.writeframes((rng.standard_normal(16000 * 60) * 3000).astype("<i2").tobytes())
+        for step in steps:
+            out = subprocess.run([sys.executable, "-c", GROWTH_CODE, step, str(wav), str(minutes)], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+            rows[step].append(out)
+    for step in steps:
+        print(f"{step:<16}" + "".join(f"{v:>13}" for v in rows[step]))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=["e2e", "memory"])
+    p.add_argument("kind", choices=["e2e", "memory", "growth"],
+                   help="growth: peak MB of each duration-dependent step at 10 and 30 minutes, no pipeline")
     p.add_argument("--minutes", type=float, default=None, help="length of the lecture (e2e: 10, memory: 60)")
     p.add_argument("--height", type=int, default=None, help="source height (e2e: 720, memory: 360)")
     a = p.parse_args()
     minutes = a.minutes or (10 if a.kind == "e2e" else 60)
     height = a.height or (720 if a.kind == "e2e" else 360)
     sys.path.insert(0, str(ROOT))
+    if a.kind == "growth":
+        memory_growth([a.minutes] if a.minutes else [10, 30])
+        return
     run(a.kind, minutes, height)
 
 

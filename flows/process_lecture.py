@@ -153,6 +153,11 @@ def publish_task(record: PublishRecord, opts, home: Path, unreviewed: str = "lab
                                 progress=reporter("publish", get_run_logger()))
 
 
+@task(name="trim-cache")
+def trim_cache_task(work_opts, home: Path):
+    return stages.after_lecture(work_opts, home)
+
+
 def _with_retries(s: Settings):
     """The tasks above, with this run's retry settings."""
     retry = dict(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delay_s)
@@ -190,7 +195,10 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
                              recorded_date=recorded_date)
     lecture: Lecture = from_jsonable(Lecture, lecture) if lecture is not None else t["ingest"](request, opts)
     ing = lecture.ingested
-    ladder = t["ladder"].submit(ing, opts, s.ladder, home, lecture.roles)   # runs beside the speech chain
+    ladder_task_ = t["ladder"]
+    if stages.ladder_missing(ing, opts, s.ladder, lecture.roles):   # a cached result would name deleted renditions
+        ladder_task_ = ladder_task_.with_options(refresh_cache=True)
+    ladder = ladder_task_.submit(ing, opts, s.ladder, home, lecture.roles)   # runs beside the speech chain
     transcript, tracks, plans, peaks = None, [], (), None
     if (floor := lecture.floor) is not None:
         floor_audio = t["audio"].submit(ing, opts, home, floor.stream)
@@ -224,4 +232,7 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
         peaks.result()  # a failure surfaces here, before publishing
     record = PublishRecord(lecture=lecture, ladder=ladder.result(), transcript=transcript, tracks=tuple(tracks),
                            plans=plans)
-    return t["publish"](record, opts, home, s.review.unreviewed)
+    try:
+        return t["publish"](record, opts, home, s.review.unreviewed)
+    finally:
+        trim_cache_task(s.work, home)   # the local cache back under its cap, this lecture's folders included

@@ -177,6 +177,16 @@ class EventOptions(_Section):
     max_concurrent_lectures: int = Field(ge=1, le=64)
 
 
+class WorkOptions(_Section):
+    """The local work cache ($MEDIALIB_HOME/work): copies of what object storage holds."""
+
+    max_cache_gb: float = Field(ge=0)   # trimmed to this after each lecture, oldest first; 0: keep nothing
+
+    @property
+    def max_cache_bytes(self) -> int:
+        return int(self.max_cache_gb * 1e9)
+
+
 class ReviewOptions(_Section):
     """The translators' review app (medialib_app.review) and the tracks it versions."""
 
@@ -243,6 +253,7 @@ class Settings(_Section):
     inbox: InboxOptions
     uploads: UploadOptions
     event: EventOptions
+    work: WorkOptions
 
     def home(self) -> Path:
         return medialib_home()

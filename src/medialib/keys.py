@@ -41,8 +41,13 @@ def ladder_prefix(lecture_id: str, digest: str) -> str:
     return f"{work_prefix(lecture_id)}/ladder-{digest}"
 
 
+def ladder_published(ladder_prefix: str) -> str:
+    """Beside a ladder's small files once its renditions are dropped from work/: they live in the bundle."""
+    return f"{ladder_prefix}/published.json"
+
+
 def speech_audio(lecture_id: str, stream: int) -> str:
-    return f"{work_prefix(lecture_id)}/speech-{stream}.wav"
+    return f"{work_prefix(lecture_id)}/speech-{stream}.flac"
 
 
 def transcript(lecture_id: str, audio_stem: str, task: str, digest: str) -> str:

@@ -64,16 +64,21 @@ def test_long_audio_is_cut_into_windows_at_quiet_moments():
     assert sum(len(w) for _, w in windows) == len(audio)
 
 
-def test_16k_mono_wav_is_memory_mapped(tmp_path):
+def test_16k_mono_wav_is_read_a_window_at_a_time(tmp_path):
+    """No memory map: its pages stay resident, so memory would grow with the recording's length."""
     import wave
 
     import numpy as np
 
-    from medialib.speech.whisper import _open_audio
+    from medialib.speech.whisper import PcmFile, _open_audio, _windows
 
     p = tmp_path / "a.wav"
+    samples = (np.arange(16000 * 25) % 30000).astype("<i2")
     with wave.open(str(p), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
-        w.writeframes(np.arange(1000, dtype="<i2").tobytes())
+        w.writeframes(samples.tobytes())
     audio = _open_audio(p)
-    assert isinstance(audio, np.memmap) and len(audio) == 1000 and audio[999] == 999
+    assert isinstance(audio, PcmFile) and not isinstance(audio, np.ndarray) and len(audio) == len(samples)
+    assert audio[999:1001].tolist() == [999, 1000] and len(audio[len(samples) - 5:len(samples) + 5]) == 5
+    windows = list(_windows(audio, window_s=10, search_s=5))
+    assert len(windows) >= 3 and np.array_equal(np.concatenate([w for _, w in windows]), samples)

@@ -19,7 +19,7 @@ from .ladder import (
     plan_ladder as plan_ladder,
     transcode_ladder as transcode_ladder,
 )
-from .audio import extract_audio as extract_audio
+from .audio import extract_audio as extract_audio, pcm_wav as pcm_wav
 from .peaks import Peaks as Peaks, compute_peaks as compute_peaks
 from .readback import (
     first_pts_s as first_pts_s,

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 
 from medialib import keys, media, review, speech, storage, subtitles
 from medialib.config import (
     LadderOptions,
+    WorkOptions,
     SpeechOptions,
     StorageOptions,
     SubtitleRules,
@@ -40,6 +43,7 @@ from medialib.pipeline.records import (
     TranscriptResult,
 )
 from medialib.recordjson import from_jsonable, to_jsonable
+from medialib.storage import cache
 from medialib.publish import catalog, upload
 from medialib.publish.assets import asset_urls, publish_assets
 from medialib.publish.bundle import LectureMeta, PublishedTrack, package_bundle, package_subtitles
@@ -156,10 +160,38 @@ def fetch_original(ing: Ingested, opts: StorageOptions, home: Path) -> Path:
 def ladder_stage(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, home: Path, *,
                  roles: tuple[AudioRole, ...] = (), progress: Progress | None = None) -> LadderResult:
     """Encode the ladder (interpreters' channels as alternate audio) and the poster, upload under work/."""
-    source = fetch_original(ing, opts, home)
+    with cache.using(work_dir_for(home, ing.sha256)):
+        return _ladder_stage(ing, opts, ladder_opts, home, roles, progress)
+
+
+def _ladder_plan(ladder_opts: LadderOptions, roles: tuple[AudioRole, ...]):
+    """(floor role, interpreters' (stream, language), the ladder's digest): what names its work/ prefix."""
     floor = next((r for r in roles if r.role == "floor"), AudioRole(0, "floor", None))
     interpretations = tuple((r.stream, r.language) for r in roles if r.role == "interpretation")
-    digest = options_digest(ladder_opts, floor.stream, floor.language, interpretations)
+    return floor, interpretations, options_digest(ladder_opts, floor.stream, floor.language, interpretations)
+
+
+def ladder_missing(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions,
+                   roles: tuple[AudioRole, ...] = ()) -> bool:
+    """True when neither bucket holds this ladder's renditions, so a cached ladder result cannot be used.
+
+    After a publish the archive keeps only the ladder's small files and a published.json
+    marker; an unpublish then removes the renditions for good, and the ladder must be encoded again.
+    """
+    prefix = keys.ladder_prefix(ing.lecture_id, _ladder_plan(ladder_opts, roles)[2])
+    client = storage.make_client(opts)
+    if any(rel.endswith("/index.m3u8") for rel in _listing(client, opts.archive_bucket, prefix)):
+        return False
+    if storage.get_bytes(client, opts.archive_bucket, keys.ladder_published(prefix)) is None:
+        return True
+    master = f"{keys.bundle_prefix(ing.lecture_id)}/master.m3u8"
+    return storage.get_bytes(client, opts.publish_bucket, master) is None
+
+
+def _ladder_stage(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, home: Path,
+                  roles: tuple[AudioRole, ...], progress: Progress | None) -> LadderResult:
+    source = fetch_original(ing, opts, home)
+    floor, interpretations, digest = _ladder_plan(ladder_opts, roles)
     local = work_dir_for(home, ing.sha256) / f"ladder-{digest}"
     ladder = media.transcode_ladder(source, ing.info, ladder_opts, local, audio_stream=floor.stream,
                                     floor_language=floor.language, interpretations=interpretations,
@@ -173,42 +205,77 @@ def ladder_stage(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions
 
 def audio_stage(ing: Ingested, opts: StorageOptions, home: Path, *, audio_stream: int = 0,
                 progress: Progress | None = None) -> str | None:
-    """16 kHz mono WAV of the speech track, uploaded under work/; None when there is no audio."""
+    """16 kHz mono FLAC of the speech track, uploaded under work/; None when there is no audio.
+
+    Written where transcription and peaks look for their local copy of the object, so this
+    machine keeps one copy, not two.
+    """
     if not ing.info.has_audio:
         return None
-    source = fetch_original(ing, opts, home)
-    local = work_dir_for(home, ing.sha256) / f"speech-{audio_stream}.wav"
-    media.extract_audio(source, ing.info, local, audio_stream=audio_stream, progress=progress)
     key = keys.speech_audio(ing.lecture_id, audio_stream)
-    storage.put_file(storage.make_client(opts), opts.archive_bucket, key, local)
+    local = _object_path(home, key)
+    with cache.using(work_dir_for(home, ing.sha256)), cache.using(local.parent):
+        source = fetch_original(ing, opts, home)
+        media.extract_audio(source, ing.info, local, audio_stream=audio_stream, progress=progress)
+        storage.put_file(storage.make_client(opts), opts.archive_bucket, key, local)
     return key
 
 
 def peaks_stage(audio_key: str, lecture_id: str, opts: StorageOptions, home: Path) -> str:
     """Waveform peaks of the speech WAV for the review editor, to tracks/<id>/peaks.json; returns the key."""
-    wav = _local_copy(opts, audio_key, home)
+    with _local_pcm(opts, audio_key, home) as wav:
+        peaks = media.compute_peaks(wav)
     key = keys.peaks(lecture_id)
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
-                      json.dumps(media.compute_peaks(wav).to_json(), separators=(",", ":")).encode(),
+                      json.dumps(peaks.to_json(), separators=(",", ":")).encode(),
                       content_type="application/json")
     return key
 
 
-def _local_copy(opts: StorageOptions, key: str, home: Path) -> Path:
-    """A work object on this machine, downloaded unless already here."""
-    dest_dir = Path(home) / "work" / "objects" / Path(key).parent
-    if not storage.download_tree(storage.make_client(opts), opts.archive_bucket, key, dest_dir):
-        raise OperatorError(f"{key}: missing from bucket {opts.archive_bucket!r}; run the lecture again")
-    return dest_dir / Path(key).name
+def _object_path(home: Path, key: str) -> Path:
+    """Where this machine keeps its copy of a work object."""
+    return Path(home) / "work" / cache.OBJECTS / key
+
+
+@contextmanager
+def _local_copy(opts: StorageOptions, key: str, home: Path) -> Iterator[Path]:
+    """A work object on this machine, downloaded unless already here; kept from cache trims while in use."""
+    dest_dir = _object_path(home, key).parent
+    with cache.using(dest_dir):
+        if not storage.download_tree(storage.make_client(opts), opts.archive_bucket, key, dest_dir):
+            raise OperatorError(f"{key}: missing from bucket {opts.archive_bucket!r}; run the lecture again")
+        yield dest_dir / Path(key).name
+
+
+@contextmanager
+def _local_pcm(opts: StorageOptions, key: str, home: Path) -> Iterator[Path]:
+    """Speech audio as a PCM WAV (what Whisper memory-maps and peaks read); a FLAC is decoded to a temporary one."""
+
+    with _local_copy(opts, key, home) as path:
+        if path.suffix.lower() == ".wav":   # stored by a medialib before FLAC
+            yield path
+            return
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".wav", dir=path.parent)
+        os.close(fd)
+        try:
+            yield media.pcm_wav(path, Path(tmp))
+        finally:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def after_lecture(work_opts: WorkOptions, home: Path) -> cache.TrimReport:
+    """Trim the local work cache to its cap (what object storage holds; never a folder in use)."""
+    return cache.trim_cache(Path(home) / "work", work_opts.max_cache_bytes)
 
 
 def transcribe_stage(audio_key: str, lecture_id: str, opts: StorageOptions, speech_opts: SpeechOptions,
                      home: Path, *, language: str | None = None, task: str = "transcribe",
                      prompt_terms: tuple[str, ...] = (), progress: Progress | None = None) -> TranscriptResult:
     """Whisper over one speech track; the transcript (words with times) goes to work/."""
-    wav = _local_copy(opts, audio_key, home)
-    transcript = speech.transcribe_audio(wav, speech_opts, language=language, task=task, prompt_terms=prompt_terms,
-                                         progress=progress)
+    with _local_pcm(opts, audio_key, home) as wav:
+        transcript = speech.transcribe_audio(wav, speech_opts, language=language, task=task,
+                                             prompt_terms=prompt_terms, progress=progress)
     stem = Path(audio_key).stem
     key = keys.transcript(lecture_id, stem, task, options_digest(speech_opts, language, prompt_terms))
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
@@ -462,12 +529,16 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
     storage.put_bytes(client, opts.archive_bucket, keys.publish_record(ing.lecture_id),
                       json.dumps({"schema": PUBLISH_RECORD_SCHEMA, "record": to_jsonable(record)},
                                  ensure_ascii=False).encode(), content_type="application/json")
-    work = work_dir_for(home, ing.sha256)
-    ladder_dir = work / "published-ladder" / Path(record.ladder.prefix).name
-    if not storage.download_tree(client, opts.archive_bucket, record.ladder.prefix, ladder_dir):
-        raise OperatorError(f"{ing.lecture_id}: its renditions are missing from bucket {opts.archive_bucket!r} "
-                            f"(nothing under {record.ladder.prefix}/; was work/ cleaned up?); "
-                            "process the recording again to make them")
+    with cache.using(work_dir_for(home, ing.sha256)) as work:
+        published = _publish_from(client, opts, record, work, unreviewed, progress)
+    drop_published_renditions(client, opts, record)   # the publish bucket holds them now
+    return published
+
+
+def _publish_from(client, opts: StorageOptions, record: PublishRecord, work: Path, unreviewed: str,
+                  progress: Progress | None) -> Published:
+    ing = record.lecture.ingested
+    ladder_dir = fetch_renditions(client, opts, record, work)
     tracks, hidden_notes = _published_tracks(client, opts, record, unreviewed)
     t = _load_transcript(opts, record.transcript.key) if record.transcript else None
     meta = _meta(record, t)
@@ -481,6 +552,99 @@ def publish_stage(record: PublishRecord, opts: StorageOptions, home: Path, *,
         return _finish_publish(client, opts, record, bundle, meta, progress)
     finally:
         shutil.rmtree(bundle_dir, ignore_errors=True)
+
+
+def _rendition_complete(folder: Path) -> bool:
+    """A rendition folder with its playlist and every segment the playlist names."""
+    playlist = folder / "index.m3u8"
+    if not playlist.is_file():
+        return False
+    names = [ln.strip() for ln in playlist.read_text(encoding="utf-8").splitlines() if ln.strip() and
+             not ln.startswith("#")]
+    init = [ln.split('URI="', 1)[1].split('"', 1)[0] for ln in playlist.read_text(encoding="utf-8").splitlines()
+            if ln.startswith("#EXT-X-MAP:") and 'URI="' in ln]
+    return all((folder / n).is_file() for n in names + init)
+
+
+def fetch_renditions(client, opts: StorageOptions, record: PublishRecord, work: Path) -> Path:
+    """The lecture's renditions on this machine, in the folder the ladder stage encoded into.
+
+    One local copy: what the ladder stage left here is used as it is. Otherwise the
+    renditions come from work/ in the archive bucket while they are there, else from the
+    published bundle (after a publish the archive keeps only the ladder's small files:
+    drop_published_renditions). OperatorError when neither bucket has them.
+    """
+    ing = record.lecture.ingested
+    prefix = record.ladder.prefix
+    ladder_dir = work / Path(prefix).name
+    renditions = record.ladder.ladder.renditions
+    if all(_rendition_complete(ladder_dir / r.name) for r in renditions):
+        return ladder_dir
+    storage.download_tree(client, opts.archive_bucket, prefix, ladder_dir)   # small files, and renditions if kept
+    video = f"{keys.bundle_prefix(ing.lecture_id)}/video"
+    if (ladder_dir / Path(keys.ladder_published(prefix)).name).is_file():   # the bundle has this ladder's
+        for r in renditions:
+            if not _rendition_complete(ladder_dir / r.name):
+                storage.download_tree(client, opts.publish_bucket, f"{video}/{r.name}", ladder_dir / r.name)
+    missing = [r.name for r in renditions if not _rendition_complete(ladder_dir / r.name)]
+    if missing:
+        raise OperatorError(f"{ing.lecture_id}: its renditions are missing from bucket {opts.archive_bucket!r} "
+                            f"({prefix}/) and from the published bundle in {opts.publish_bucket!r} ({video}/): "
+                            f"{', '.join(missing)}; process the recording again to make them")
+    return ladder_dir
+
+
+def _listing(client, bucket: str, prefix: str) -> dict[str, int]:
+    """{key relative to prefix: size} of every object under prefix/."""
+    with storage.wrap_errors("list", bucket=bucket, key=prefix + "/", endpoint=storage.endpoint_of(client)):
+        return {o["Key"][len(prefix) + 1:]: o["Size"]
+                for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+                for o in page.get("Contents", ())}
+
+
+def drop_published_renditions(client, opts: StorageOptions, record: PublishRecord) -> int:
+    """Delete the archive's copy of each rendition the publish bucket holds in full; returns objects deleted.
+
+    Only rendition folders under the ladder's work/ prefix are touched, and only when every
+    file of the folder is published with the same name and size. The ladder's small files
+    (ffmpeg's master playlist for CODECS, the poster) stay, as do originals, track versions,
+    transcripts and peaks. Republishing then reads the renditions from the bundle.
+    """
+    ing = record.lecture.ingested
+    prefix = record.ladder.prefix
+    if not prefix.startswith(keys.work_prefix(ing.lecture_id) + "/ladder-"):
+        raise ValueError(f"{prefix!r} is not a ladder prefix of {ing.lecture_id}")   # never anything else
+    deleted = 0
+    plan = []
+    for r in record.ladder.ladder.renditions:
+        archived = _listing(client, opts.archive_bucket, f"{prefix}/{r.name}")
+        published = _listing(client, opts.publish_bucket, f"{keys.bundle_prefix(ing.lecture_id)}/video/{r.name}")
+        if not published or any(published.get(rel) != size for rel, size in archived.items()):
+            log.warning("%s: rendition %s is not published in full; the archive keeps its copy", ing.lecture_id,
+                        r.name)
+            return 0
+        plan.append((r, archived))
+    # The bundle now holds this ladder's renditions (the marker says so); other ladders' markers go.
+    storage.put_bytes(client, opts.archive_bucket, keys.ladder_published(prefix),
+                      json.dumps({"renditions": f"{keys.bundle_prefix(ing.lecture_id)}/video/"}).encode(),
+                      content_type="application/json")
+    for rel in _listing(client, opts.archive_bucket, keys.work_prefix(ing.lecture_id)):
+        key = f"{keys.work_prefix(ing.lecture_id)}/{rel}"
+        if rel.startswith("ladder-") and rel.endswith("/published.json") and key != keys.ladder_published(prefix):
+            client.delete_object(Bucket=opts.archive_bucket, Key=key)
+    for r, archived in plan:
+        if not archived:
+            continue
+        doomed = [f"{prefix}/{r.name}/{rel}" for rel in archived]
+        with storage.wrap_errors("delete from", bucket=opts.archive_bucket, key=f"{prefix}/{r.name}/",
+                                 endpoint=storage.endpoint_of(client)):
+            for i in range(0, len(doomed), 1000):
+                client.delete_objects(Bucket=opts.archive_bucket,
+                                      Delete={"Objects": [{"Key": k} for k in doomed[i:i + 1000]], "Quiet": True})
+        deleted += len(doomed)
+    if deleted:
+        log.info("%s: %d rendition objects dropped from work/ (published)", ing.lecture_id, deleted)
+    return deleted
 
 
 def publish_subtitles(lecture_id: str, opts: StorageOptions, home: Path, *, languages: Sequence[str] | None = None,
@@ -519,19 +683,20 @@ def publish_subtitles(lecture_id: str, opts: StorageOptions, home: Path, *, lang
         first_pts = _first_pts_from_published_vtt(client, opts, prefix, manifest)
     t = _load_transcript(opts, record.transcript.key) if record.transcript else None
     meta = _meta(record, t)
-    bundle_dir = work_dir_for(home, ing.sha256) / "subtitles-bundle"
-    shutil.rmtree(bundle_dir, ignore_errors=True)
-    master_text = master.decode("utf-8")
-    bundle = package_subtitles(bundle_dir, meta, ing.info, record.ladder.ladder, tracks, t,
-                               master=lambda subs: patch_master_subtitles(master_text, subs),
-                               first_pts_s=first_pts, poster=record.ladder.poster_key is not None,
-                               notes=lecture_notes(record) + hidden_notes,
-                               report=lecture_report(record.tracks, record.plans),
-                               shared_assets=bundle_asset_urls())
-    try:
-        return _finish_publish(client, opts, record, bundle, meta, progress)
-    finally:
+    with cache.using(work_dir_for(home, ing.sha256)) as work:
+        bundle_dir = work / "subtitles-bundle"
         shutil.rmtree(bundle_dir, ignore_errors=True)
+        master_text = master.decode("utf-8")
+        bundle = package_subtitles(bundle_dir, meta, ing.info, record.ladder.ladder, tracks, t,
+                                   master=lambda subs: patch_master_subtitles(master_text, subs),
+                                   first_pts_s=first_pts, poster=record.ladder.poster_key is not None,
+                                   notes=lecture_notes(record) + hidden_notes,
+                                   report=lecture_report(record.tracks, record.plans),
+                                   shared_assets=bundle_asset_urls())
+        try:
+            return _finish_publish(client, opts, record, bundle, meta, progress)
+        finally:
+            shutil.rmtree(bundle_dir, ignore_errors=True)
 
 
 def _first_pts_from_published_vtt(client, opts: StorageOptions, prefix: str, manifest: dict) -> float:

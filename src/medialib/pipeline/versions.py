@@ -13,7 +13,7 @@ RECORDS = 2   # 2: the library reshaped into sub-packages (records moved, count 
 
 STAGES = {
     "ladder": 1,
-    "audio": 1,
+    "audio": 2,                # 2: FLAC, not PCM WAV (the same samples, ~half the bytes)
     "peaks": 1,
     "transcribe": 2,           # 2: transcripts keep Whisper's segment statistics
     "cues": 2,                 # 2: cues carry risk and flags (subtitles/risk.py)

@@ -210,6 +210,7 @@ _CONTENT_TYPES = {
     ".webp": "image/webp",
     ".svg": "image/svg+xml",
     ".wav": "audio/wav",
+    ".flac": "audio/flac",
 }
 
 
@@ -217,7 +218,7 @@ _NO_CACHE_NAMES = frozenset({"manifest.json", keys.CATALOG, keys.CATALOG_PAGE, "
 
 
 # Published under a name that never changes content: media segments, init segments, posters.
-_IMMUTABLE_SUFFIXES = frozenset({".ts", ".m4s", ".mp4", ".m4a", ".aac", ".jpg", ".jpeg", ".png", ".webp", ".wav",
+_IMMUTABLE_SUFFIXES = frozenset({".ts", ".m4s", ".mp4", ".m4a", ".aac", ".jpg", ".jpeg", ".png", ".webp", ".wav", ".flac",
                                  ".pf_fragment", ".pf_index", ".pf_filter", ".pf_meta"})  # search chunks: hashed names
 
 
