@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -88,6 +89,13 @@ class Bundle:
     notes: tuple[str, ...] = field(default=())
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:   # another file system
+        shutil.copy2(src, dst)
+
+
 def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: Ladder, ladder_dir: Path,
                    tracks: tuple[Track | PublishedTrack, ...] = (), transcript: Transcript | None = None,
                    poster: Path | None = None, notes: tuple[str, ...] = (), version: int = 1,
@@ -104,7 +112,8 @@ def package_bundle(out_dir: Path, meta: LectureMeta, info: MediaInfo, ladder: La
         shutil.rmtree(out_dir)
     (out_dir / "video").mkdir(parents=True)
     for r in ladder.renditions:
-        shutil.copytree(ladder_dir / r.name, out_dir / "video" / r.name)
+        # Hard links: a 3-hour ladder is gigabytes, and nothing writes into video/ afterwards.
+        shutil.copytree(ladder_dir / r.name, out_dir / "video" / r.name, copy_function=_link_or_copy)
     timing_dir = ladder_dir / (ladder.video[0].name if ladder.video else ladder.audio.name)
     main_lang = meta.language or (_track(tracks[0]).language if tracks else None)
     if poster and Path(poster).exists():
