@@ -201,6 +201,16 @@ class ClusterOptions(_Section):
     start_timeout_s: float = Field(gt=0)
 
 
+class ChunkOptions(_Section):
+    """One long recording across workers: when to chunk the ladder and window the speech, and how big."""
+
+    ladder_above_s: float = Field(ge=0)
+    ladder_chunk_s: float = Field(gt=0)
+    speech_above_s: float = Field(ge=0)
+    speech_window_s: float = Field(gt=0)    # minutes in production: Whisper decodes 30 s at a time, short windows lose context
+    speech_search_s: float = Field(gt=0)
+
+
 class Settings(_Section):
     storage: StorageOptions
     embedded: EmbeddedOptions
@@ -211,6 +221,7 @@ class Settings(_Section):
     flow: FlowOptions
     review: ReviewOptions
     cluster: ClusterOptions
+    chunks: ChunkOptions
 
     def home(self) -> Path:
         return medialib_home()
