@@ -55,7 +55,7 @@ class Window:
 
 
 def plan_windows(audio_path: Path, window_s: float, *, search_s: float = 20.0, smooth_ms: int = 500) -> tuple[Window, ...]:
-    """Windows of about window_s (at most window_s + search_s), each ending in the quietest stretch of its last search_s."""
+    """Windows of about window_s (at most window_s + max(search_s, window_s / 4)), each ending in the quietest stretch of its last search_s."""
     import numpy as np
 
     if window_s <= 0 or search_s <= 0:
@@ -78,8 +78,8 @@ def plan_windows(audio_path: Path, window_s: float, *, search_s: float = 20.0, s
             best = int(np.argmin(energy))
         start = end - search + best * frame + frame // 2
         cuts.append(start)
-    if len(cuts) > 1 and n - cuts[-1] < search:
-        cuts.pop()  # a tail shorter than the search stretch joins the window before it: no tiny last task
+    if len(cuts) > 1 and n - cuts[-1] < max(search, size // 4):
+        cuts.pop()  # a short tail joins the window before it: no tiny last task
     cuts.append(n)
     ms = [int(round(c * 1000 / SAMPLE_RATE)) for c in cuts]
     return tuple(Window(i, a, b) for i, (a, b) in enumerate(zip(ms, ms[1:])) if b > a)
