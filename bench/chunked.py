@@ -13,8 +13,29 @@ the audio, the merge after every window). Times x scale estimate the 30-minute r
 --real2 also runs the chunks two at a time on this machine (both on the same 2 cores:
 a check that parallel tasks do not disturb each other's output, not a speed-up).
 
-RESULTS (2026-11-30, 2 cores, shared: load average ~7-13 from other helpers' tests)
-filled in from the run printed below (see bench/out/chunked.json).
+RESULTS (2026-11-30, 2 cores, BUSY: load average 10-14 from other helpers' tests; a second
+run agreed within ~15%). 120 s 1280x720 source (testsrc2 + espeak lecture), rungs
+720p/480p/360p; chunk_s 20 rounds to 18 s (whole 6 s segments), so 7 chunks, not 6.
+
+    single-pass ladder 32.6 s; chunks 3.3 5.4 4.4 4.4 4.0 5.3 3.3 s (CPU 5.0-5.4 s each,
+    3.6 the short last one) + audio 4.0 s (0.2 s of it the encoder-delay probe) = 34.1 s
+    sequential: ~5% over the single pass; join 0.07 s (rewriting tfdt is nothing).
+    Whisper windows (3 of ~40 s): 6.9 (the first call warms the VAD and decoder), 3.0, 2.7 s;
+    merge 3 ms.
+
+    workers  ladder s  speech s  both s  x15: min (30-minute estimate)
+    1          34.2      12.5     46.7     11.7
+    2          19.1       9.8     24.3      6.1
+    4           9.7       9.8     13.0      3.2
+    8           5.4       9.8      9.9      2.5
+
+From 4 workers on, the speech chain is the critical path: window 0 runs alone when the
+language is not given (a language given by staff removes that step: then 8 workers give
+the ladder's 5.4 s). Not included: each worker's model load, S3 transfers (the source
+to every chunk's worker; the per-window WAVs are ~19 MB per 10 min), Prefect's task
+overhead. --real2 (chunks two at a time on these same 2 cores): 28.2 s against 30.1 s one
+at a time, identical playlists: parallel tasks do not disturb the output; no speed-up is
+possible on 2 cores, as expected.
 """
 
 from __future__ import annotations
