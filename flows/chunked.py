@@ -29,7 +29,7 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from medialib.config import ChunkOptions, LadderOptions, SpeechOptions, StorageOptions
+from medialib.config import ChunkOptions, FlowOptions, LadderOptions, SpeechOptions, StorageOptions
 from medialib.pipeline import chunked
 from medialib.pipeline.records import Ingested, LadderResult, TranscriptResult
 
@@ -86,6 +86,9 @@ def merge_windows_task(ing: Ingested, jobs, transcript_keys: list[str], opts: St
                                        task=task, prompt_terms=prompt_terms)
 
 
+_chunk, _audio, _join = ladder_chunk_task, ladder_audio_task, ladder_join_task
+_plan_w, _window, _merge = plan_windows_task, transcribe_window_task, merge_windows_task
+
 TASKS = (ladder_chunk_task, ladder_audio_task, ladder_join_task, plan_windows_task, transcribe_window_task,
          merge_windows_task)
 
@@ -101,9 +104,18 @@ def _start(t, distributed: bool, *args):
     return t.delay(*args) if distributed else t.submit(*args)
 
 
+def _retrying(flow_opts: FlowOptions | None, *tasks):
+    """The tasks with this run's retry settings (process_lecture's _with_retries, for these tasks)."""
+    if flow_opts is None:
+        return tasks
+    return tuple(t.with_options(retries=flow_opts.retries, retry_delay_seconds=flow_opts.retry_delay_s) for t in tasks)
+
+
 def chunked_ladder(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, chunk_opts: ChunkOptions,
-                   home: Path, roles=(), *, distributed: bool = False) -> LadderResult:
+                   home: Path, roles=(), *, distributed: bool = False,
+                   flow_opts: FlowOptions | None = None) -> LadderResult:
     """The ladder_stage result, made by one task per chunk plus one for the audio, then a join."""
+    ladder_audio_task, ladder_chunk_task, ladder_join_task = _retrying(flow_opts, _audio, _chunk, _join)
     plan = chunked.plan_chunked_ladder(ing, ladder_opts, chunk_opts, roles=tuple(roles))
     get_run_logger().info("ladder in %d chunks of ~%.0f s", len(plan.chunks), chunk_opts.ladder_chunk_s)
     audio = _start(ladder_audio_task, distributed, ing, opts, ladder_opts, home, plan)
@@ -113,8 +125,10 @@ def chunked_ladder(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptio
 
 def windowed_transcript(ing: Ingested, audio_key: str, opts: StorageOptions, speech_opts: SpeechOptions,
                         chunk_opts: ChunkOptions, home: Path, language: str | None, task: str = "transcribe",
-                        prompt_terms: tuple[str, ...] = (), *, distributed: bool = False) -> TranscriptResult:
+                        prompt_terms: tuple[str, ...] = (), *, distributed: bool = False,
+                        flow_opts: FlowOptions | None = None) -> TranscriptResult:
     """The transcribe_stage result, made by one task per window, then a merge."""
+    plan_windows_task, transcribe_window_task, merge_windows_task = _retrying(flow_opts, _plan_w, _window, _merge)
     jobs = plan_windows_task(ing, audio_key, opts, chunk_opts, home)
     get_run_logger().info("speech in %d windows of ~%.0f s", len(jobs), chunk_opts.speech_window_s)
     keys: list = [None] * len(jobs)

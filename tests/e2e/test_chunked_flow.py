@@ -45,7 +45,7 @@ def runs(flow_harness, tmp_path_factory):
         one = stages.transcribe_stage(audio_key, ing.lecture_id, s.storage, s.speech, home, language=None)
         one_json = storage.get_bytes(storage.make_client(s.storage), s.storage.archive_bucket, one.key)
         windowed = windowed_transcript(ing, audio_key, s.storage, s.speech, chunk_opts, home, None)
-        chunked = chunked_ladder(ing, s.storage, ladder_opts, chunk_opts, home, lecture.roles)
+        chunked = chunked_ladder(ing, s.storage, ladder_opts, chunk_opts, home, lecture.roles, flow_opts=s.flow)
         return ing, (one, one_json), windowed, chunked
 
     return (*both(), s.storage, d)

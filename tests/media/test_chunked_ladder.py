@@ -56,7 +56,7 @@ def _first_is_keyframe(rendition: Path, seg: Path) -> bool:
 
 
 def test_plan_cuts_whole_segments_and_folds_a_short_tail():
-    ladder = dataclasses.replace(plan_ladder(_fake_info(), OPTS))
+    ladder = plan_ladder(_fake_info(), OPTS)
     plan = chunks.plan_chunks(3 * 3600 + 100, ladder, OPTS.gop_s, chunk_s=300)
     assert [c.start_frame for c in plan] == [i * 7500 for i in range(36)]
     assert all(c.frame_count == 7500 for c in plan[:-1]) and plan[-1].last
