@@ -91,12 +91,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=36)
     ap.add_argument("--chunk-s", type=float, default=12)
+    ap.add_argument("--rate", default="25", help="source frame rate: 25, 30000/1001, ...")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
     import clips
 
     work = Path(tempfile.mkdtemp(prefix="chunk-exp-"))
-    src = clips.with_tone(work / "src.mp4", seconds=a.seconds, size="640x360")
+    src = clips.with_tone(work / "src.mp4", seconds=a.seconds, size="640x360", rate=a.rate)
     info = probe_media(src)
     opts = load_settings().ladder
     opts = opts.model_copy(update={"rungs": tuple(r for r in opts.rungs if r.height == 360)})

@@ -35,8 +35,11 @@ EXT-X-DISCONTINUITY is needed:
 - The audio pass is moved by the video's B-frame delay (-output_ts_offset, see
   encode_audio): in one output ffmpeg shifts all streams by it, alone the audio would
   play ~59 ms early.
-- Not checked: NTSC rates (29.97 fps: 6 s is not a whole number of frames; segments
-  still start on keyframes, their lengths may differ from the single pass by a frame).
+- NTSC rates (--rate 30000/1001): 1079 frames in both, 6 segments of 6.006 s (the last
+  5.973) in both, every one on a keyframe, the same set of presentation times (the
+  decode order differs in places), A/V end offset 2.7 ms in both; the audio sits
+  0.02 ms from the single pass's (its offset rounded to a 48 kHz sample). This needed
+  the quarter-frame early seek in chunk_args: the ladder's rate is rounded to 29.97.
 """
 
 from __future__ import annotations
@@ -135,8 +138,12 @@ def chunk_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOption
     """The ladder's own argv (video rungs only) for the source frames of one chunk."""
     seek = []
     if chunk.start_frame:
-        # input seek: decode from the keyframe before, drop frames before start; exact, no drift
-        seek += ["-ss", f"{chunk.start_s:.6f}"]
+        # Input seek: decode from the keyframe before, drop frames before the seek point; no drift.
+        # A quarter frame early: the ladder's rate is rounded (29.97 for 30000/1001), so the
+        # exact time of frame n could fall just after the source's frame n and drop it. The
+        # first kept frame then sits at +0.25 frame, which the fps filter puts on slot 0;
+        # -t from there ends a quarter frame before the next chunk's first frame.
+        seek += ["-ss", f"{max(0.0, (chunk.start_frame - 0.25) / chunk.frame_rate):.6f}"]
     if not chunk.last:
         seek += ["-t", f"{chunk.duration_s:.6f}"]
     return seek + ladder_args(source, info, video_ladder(ladder), opts, out_dir)
