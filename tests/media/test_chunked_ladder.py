@@ -120,3 +120,36 @@ def test_chunks_with_different_settings_do_not_join(encoded, tmp_path):
         p.unlink()
     with pytest.raises(InputError, match="init segments differ"):
         chunks.join_chunks([tmp_path / "c0", tmp_path / "c1"], None, ladder, tmp_path / "out")
+
+
+def _luma(path: Path) -> list:
+    with av.open(str(path)) as c:
+        return [fr.to_ndarray(format="gray").astype("int16") for fr in c.decode(video=0)]
+
+
+def test_ntsc_rate_chunks_hold_the_source_pictures(tmp_path):
+    # 30000/1001 is planned as 29.97: seeking to a chunk's exact time can drop its first
+    # frame, which the fps filter replaces with the next picture (same count, one wrong frame)
+    # 4 chunks of 180 frames: the exact time of frame 540 (18.018018 s as 540/29.97) rounds
+    # up past the source's frame in its 1/30000 time base, those of 180 and 360 round down
+    src = clips.with_tone(tmp_path / "ntsc.mp4", seconds=24.5, size="320x180", rate="30000/1001")
+    info = probe_media(src)
+    opts = OPTS.model_copy(update={"rungs": (Rung(height=180, video_bitrate_kbps=400),)})
+    ladder = plan_ladder(info, opts)
+    plan = chunks.plan_chunks(info.duration_s, ladder, opts.gop_s, chunk_s=6)
+    assert [c.start_frame for c in plan] == [0, 180, 360, 540]
+    parts = [chunks.encode_chunk(src, info, ladder, opts, c, tmp_path / f"c{c.index}") for c in plan]
+    chunks.join_chunks([Path(p.out_dir) for p in parts], None, ladder, tmp_path / "joined")
+    joined = tmp_path / "joined" / "180p"
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+        f.write(next(joined.glob("init*.mp4")).read_bytes())
+        for seg in sorted(joined.glob("seg_*.m4s")):
+            f.write(seg.read_bytes())
+        f.flush()
+        out = _luma(Path(f.name))
+    source = _luma(src)
+    assert len(out) == len(source)
+    second = range(1, len(out) - 1)
+    diff = lambda i, j: float(abs(out[i] - source[j]).mean())  # noqa: E731
+    right = sum(diff(i, i) < min(diff(i, i - 1), diff(i, i + 1)) for i in second)
+    assert right == len(second)

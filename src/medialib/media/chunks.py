@@ -40,8 +40,10 @@ EXT-X-DISCONTINUITY is needed:
   decode order differs in places), A/V end offset 2.7 ms in both; the audio sits
   0.02 ms from the single pass's (its offset rounded to a 48 kHz sample); largest
   per-frame difference 0.98. This needed the quarter-frame early seek in chunk_args
-  (the ladder's rate is rounded to 29.97): seeking to the exact time gave the same
-  frame count but pictures shifted by one frame (largest difference 2.94).
+  (the ladder's rate is rounded to 29.97): seeking to the exact time dropped the first
+  frame of a chunk whose start time rounds up past it in the source's time base, and the
+  fps filter filled its slot with the next picture (same frame count, one wrong picture
+  per such seam; largest difference 2.94; tests/media checks every picture).
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def chunk_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOption
     if chunk.start_frame:
         # Input seek: decode from the keyframe before, drop frames before the seek point; no drift.
         # A quarter frame early: the ladder's rate is rounded (29.97 for 30000/1001), so the
-        # exact time of frame n could fall just after the source's frame n and drop it. The
+        # exact time of frame n can fall just after the source's frame n and drop it. The
         # first kept frame then sits at +0.25 frame, which the fps filter puts on slot 0;
         # -t from there ends a quarter frame before the next chunk's first frame.
         seek += ["-ss", f"{max(0.0, (chunk.start_frame - 0.25) / chunk.frame_rate):.6f}"]
