@@ -240,6 +240,16 @@ class UploadOptions(_Section):
     cors_allowed_origins: tuple[str, ...]         # origins of the review app, for the archive bucket's CORS
 
 
+class ChunkOptions(_Section):
+    """One long recording across workers: when to chunk the ladder and window the speech, and how big."""
+
+    ladder_above_s: float = Field(ge=0)
+    ladder_chunk_s: float = Field(gt=0)
+    speech_above_s: float = Field(ge=0)
+    speech_window_s: float = Field(gt=0)    # minutes in production: Whisper decodes 30 s at a time, short windows lose context
+    speech_search_s: float = Field(gt=0)
+
+
 class Settings(_Section):
     storage: StorageOptions
     embedded: EmbeddedOptions
@@ -254,6 +264,7 @@ class Settings(_Section):
     uploads: UploadOptions
     event: EventOptions
     work: WorkOptions
+    chunks: ChunkOptions
 
     def home(self) -> Path:
         return medialib_home()
