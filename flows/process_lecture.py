@@ -14,7 +14,9 @@ TransientError is retried. Settings are read when a run starts, not at import.
 
 from __future__ import annotations
 
+import contextvars
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -24,6 +26,8 @@ from medialib.config import Settings, load_settings, medialib_home
 from medialib.errors import is_transient
 from medialib.ids import options_digest
 from medialib.pipeline import stages
+from medialib.pipeline.chunked import wants_chunked_ladder as use_chunked_ladder
+from medialib.pipeline.chunked import wants_windows as use_windows
 from medialib.pipeline.records import Lecture, LectureRequest, Published, PublishRecord
 from medialib.pipeline.versions import cache_version
 from medialib.procs import die_with_parent, machine_slot
@@ -158,6 +162,15 @@ def trim_cache_task(work_opts, home: Path):
     return stages.after_lecture(work_opts, home)
 
 
+def _beside(fn, *args, **kwargs):
+    """fn in a thread of its own, in this flow run's context (so its tasks belong to the run); .result() waits."""
+    ctx = contextvars.copy_context()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medialib-beside")
+    future = pool.submit(ctx.run, fn, *args, **kwargs)
+    pool.shutdown(wait=False)
+    return future
+
+
 def _with_retries(s: Settings):
     """The tasks above, with this run's retry settings."""
     retry = dict(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delay_s)
@@ -198,15 +211,27 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
     ladder_task_ = t["ladder"]
     if stages.ladder_missing(ing, opts, s.ladder, lecture.roles):   # a cached result would name deleted renditions
         ladder_task_ = ladder_task_.with_options(refresh_cache=True)
-    ladder = ladder_task_.submit(ing, opts, s.ladder, home, lecture.roles)   # runs beside the speech chain
+    if use_chunked_ladder(ing.info, s.chunks):   # a long recording: a task per chunk, joined (flows/chunked.py)
+        from .chunked import chunked_ladder
+
+        ladder = _beside(chunked_ladder, ing, opts, s.ladder, s.chunks, home, lecture.roles, flow_opts=s.flow)
+    else:
+        ladder = ladder_task_.submit(ing, opts, s.ladder, home, lecture.roles)   # runs beside the speech chain
     transcript, tracks, plans, peaks = None, [], (), None
     if (floor := lecture.floor) is not None:
         floor_audio = t["audio"].submit(ing, opts, home, floor.stream)
         interp_audio = {r.language: t["audio"].submit(ing, opts, home, r.stream) for r in lecture.interpretations}
         if floor_audio.result():  # the review editor's waveform, beside transcription
             peaks = t["peaks"].submit(ing, floor_audio.result(), opts, home)
-        transcript = t["transcribe"](ing, floor_audio.result(), opts, s.speech, home, floor.language, "transcribe",
-                                     stages.glossary_prompt_terms(s.translation, floor.language))
+        terms = stages.glossary_prompt_terms(s.translation, floor.language)
+        if use_windows(ing.info.duration_s, s.chunks):   # a long recording: a task per Whisper window, merged
+            from .chunked import windowed_transcript
+
+            transcript = windowed_transcript(ing, floor_audio.result(), opts, s.speech, s.chunks, home,
+                                             floor.language, "transcribe", terms, flow_opts=s.flow)
+        else:
+            transcript = t["transcribe"](ing, floor_audio.result(), opts, s.speech, home, floor.language,
+                                         "transcribe", terms)
         if (track := t["cues"](ing, transcript, opts, s.subtitles)) is not None:
             tracks.append(track)
             plans = stages.plan_lecture_languages(lecture, transcript, s.translation)

@@ -90,3 +90,27 @@ def test_chunked_ladder_lands_in_the_ladder_layout(runs):
     pts = sorted(frames)
     assert len(set(pts)) == len(pts) and {b - a for a, b in zip(pts, pts[1:])} == {512}  # 1/25 s at 1/12800
     assert all(abs(x - 6.0) < 1e-6 for x in segment_durations(local / rung / "index.m3u8")[:-1])
+
+
+def test_process_lecture_takes_the_chunked_path_for_a_long_recording(runs, monkeypatch):
+    """Above [chunks] thresholds process_lecture makes the ladder in chunks and the transcript in windows."""
+    import urllib.request
+
+    import medialib_flows.chunked as chunked_flows
+    from medialib_flows.process_lecture import process_lecture
+
+    _, _, _, _, _, d = runs
+    for name, value in {"LADDER_ABOVE_S": "5", "LADDER_CHUNK_S": "6", "SPEECH_ABOVE_S": "5",
+                        "SPEECH_WINDOW_S": "12", "SPEECH_SEARCH_S": "4"}.items():
+        monkeypatch.setenv(f"MEDIALIB_CHUNKS__{name}", value)
+    calls = []
+    for name in ("chunked_ladder", "windowed_transcript"):
+        real = getattr(chunked_flows, name)
+        monkeypatch.setattr(chunked_flows, name, lambda *a, _real=real, _name=name, **k: (calls.append(_name),
+                                                                                          _real(*a, **k))[1])
+    published = process_lecture(source=str(d / "talk.mp4"), title="Chunked lecture", language="en")
+    assert sorted(calls) == ["chunked_ladder", "windowed_transcript"]
+    assert published.languages == ("en",)
+    with urllib.request.urlopen(published.master_url, timeout=30) as r:
+        master = r.read().decode()
+    assert "subtitles/en/index.m3u8" in master and "video/360p/index.m3u8" in master

@@ -28,8 +28,14 @@ from medialib.media import chunks
 from medialib.media.ffmpeg import Progress
 from medialib.pipeline.plan import AudioRole
 from medialib.pipeline.records import Ingested, LadderResult, TranscriptResult
-from medialib.pipeline.stages import _local_copy, fetch_original, work_dir_for
+from medialib.pipeline.stages import (
+    _local_copy,
+    _local_pcm,
+    fetch_original,
+    work_dir_for,
+)
 from medialib.speech import windows as speech_windows
+from medialib.storage import cache
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +83,14 @@ def plan_chunked_ladder(ing: Ingested, ladder_opts: LadderOptions, chunk_opts: C
 def ladder_chunk_stage(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, home: Path,
                        plan: ChunkedLadder, chunk: chunks.Chunk, *, progress: Progress | None = None) -> str:
     """Every video rung of one chunk, uploaded; returns its prefix."""
-    source = fetch_original(ing, opts, home)
-    local = work_dir_for(home, ing.sha256) / f"{Path(plan.prefix).name}-chunk-{chunk.index:04d}"
-    chunks.encode_chunk(source, ing.info, plan.ladder, ladder_opts, chunk, local, progress=progress)
-    prefix = plan.chunk_prefix(chunk)
-    storage.upload_tree(storage.make_client(opts), opts, opts.archive_bucket, prefix, local)
-    shutil.rmtree(local, ignore_errors=True)
-    return prefix
+    with cache.using(work_dir_for(home, ing.sha256)):   # kept from cache trims while in use
+        source = fetch_original(ing, opts, home)
+        local = work_dir_for(home, ing.sha256) / f"{Path(plan.prefix).name}-chunk-{chunk.index:04d}"
+        chunks.encode_chunk(source, ing.info, plan.ladder, ladder_opts, chunk, local, progress=progress)
+        prefix = plan.chunk_prefix(chunk)
+        storage.upload_tree(storage.make_client(opts), opts, opts.archive_bucket, prefix, local)
+        shutil.rmtree(local, ignore_errors=True)
+        return prefix
 
 
 def ladder_audio_stage(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, home: Path,
@@ -91,35 +98,37 @@ def ladder_audio_stage(ing: Ingested, opts: StorageOptions, ladder_opts: LadderO
     """The audio renditions, whole, uploaded; None for a recording without sound."""
     if not plan.ladder.audio_renditions:
         return None
-    source = fetch_original(ing, opts, home)
-    local = work_dir_for(home, ing.sha256) / f"{Path(plan.prefix).name}-audio"
-    chunks.encode_audio(source, ing.info, plan.ladder, ladder_opts, local, progress=progress)
-    storage.upload_tree(storage.make_client(opts), opts, opts.archive_bucket, plan.audio_prefix, local)
-    shutil.rmtree(local, ignore_errors=True)
-    return plan.audio_prefix
+    with cache.using(work_dir_for(home, ing.sha256)):   # kept from cache trims while in use
+        source = fetch_original(ing, opts, home)
+        local = work_dir_for(home, ing.sha256) / f"{Path(plan.prefix).name}-audio"
+        chunks.encode_audio(source, ing.info, plan.ladder, ladder_opts, local, progress=progress)
+        storage.upload_tree(storage.make_client(opts), opts, opts.archive_bucket, plan.audio_prefix, local)
+        shutil.rmtree(local, ignore_errors=True)
+        return plan.audio_prefix
 
 
 def join_ladder_stage(ing: Ingested, opts: StorageOptions, home: Path, plan: ChunkedLadder,
                       chunk_prefixes: Sequence[str], audio_prefix: str | None) -> LadderResult:
     """The chunks and the audio joined into the ladder's layout, with the poster, uploaded where ladder_stage puts it."""
-    client = storage.make_client(opts)
-    work = work_dir_for(home, ing.sha256) / f"{Path(plan.prefix).name}-join"
-    shutil.rmtree(work, ignore_errors=True)
-    parts = []
-    for i, prefix in enumerate(chunk_prefixes):
-        storage.download_tree(client, opts.archive_bucket, prefix + "/", work / f"chunk-{i:04d}")
-        parts.append(work / f"chunk-{i:04d}")
-    audio_dir = None
-    if audio_prefix:
-        audio_dir = work / "audio"
-        storage.download_tree(client, opts.archive_bucket, audio_prefix + "/", audio_dir)
-    local = work_dir_for(home, ing.sha256) / Path(plan.prefix).name
-    chunks.join_chunks(parts, audio_dir, plan.ladder, local)
-    shutil.rmtree(work, ignore_errors=True)
-    poster = media.make_poster(fetch_original(ing, opts, home), ing.info, local / "poster.jpg")
-    storage.upload_tree(client, opts, opts.archive_bucket, plan.prefix, local)
-    return LadderResult(prefix=plan.prefix, ladder=plan.ladder,
-                        poster_key=f"{plan.prefix}/poster.jpg" if poster else None)
+    with cache.using(work_dir_for(home, ing.sha256)):   # kept from cache trims while in use
+        client = storage.make_client(opts)
+        work = work_dir_for(home, ing.sha256) / f"{Path(plan.prefix).name}-join"
+        shutil.rmtree(work, ignore_errors=True)
+        parts = []
+        for i, prefix in enumerate(chunk_prefixes):
+            storage.download_tree(client, opts.archive_bucket, prefix + "/", work / f"chunk-{i:04d}")
+            parts.append(work / f"chunk-{i:04d}")
+        audio_dir = None
+        if audio_prefix:
+            audio_dir = work / "audio"
+            storage.download_tree(client, opts.archive_bucket, audio_prefix + "/", audio_dir)
+        local = work_dir_for(home, ing.sha256) / Path(plan.prefix).name
+        chunks.join_chunks(parts, audio_dir, plan.ladder, local)
+        shutil.rmtree(work, ignore_errors=True)
+        poster = media.make_poster(fetch_original(ing, opts, home), ing.info, local / "poster.jpg")
+        storage.upload_tree(client, opts, opts.archive_bucket, plan.prefix, local)
+        return LadderResult(prefix=plan.prefix, ladder=plan.ladder,
+                            poster_key=f"{plan.prefix}/poster.jpg" if poster else None)
 
 
 # ---- speech ---------------------------------------------------------------------------------
@@ -136,18 +145,18 @@ class WindowJob:
 def plan_windows_stage(audio_key: str, opts: StorageOptions, chunk_opts: ChunkOptions,
                        home: Path) -> tuple[WindowJob, ...]:
     """Cut the track at its pauses; each window's WAV uploaded so a worker fetches only its own."""
-    wav = _local_copy(opts, audio_key, home)
-    wins = speech_windows.plan_windows(wav, chunk_opts.speech_window_s, search_s=chunk_opts.speech_search_s)
     client = storage.make_client(opts)
     stem = Path(audio_key).stem
     jobs = []
-    for w in wins:
-        key = f"{Path(audio_key).parent}/windows-{stem}/{w.start_ms:010d}-{w.end_ms:010d}.wav"
-        part = wav.with_name(f".{stem}-window-{w.index}.wav")
-        speech_windows.cut_window(wav, w, part)
-        storage.put_file(client, opts.archive_bucket, key, part)
-        part.unlink(missing_ok=True)
-        jobs.append(WindowJob(w, key, audio_key))
+    with _local_pcm(opts, audio_key, home) as wav:   # speech audio is stored as FLAC: a PCM copy while cutting
+        wins = speech_windows.plan_windows(wav, chunk_opts.speech_window_s, search_s=chunk_opts.speech_search_s)
+        for w in wins:
+            key = f"{Path(audio_key).parent}/windows-{stem}/{w.start_ms:010d}-{w.end_ms:010d}.wav"
+            part = wav.with_name(f".{stem}-window-{w.index}.wav")
+            speech_windows.cut_window(wav, w, part)
+            storage.put_file(client, opts.archive_bucket, key, part)
+            part.unlink(missing_ok=True)
+            jobs.append(WindowJob(w, key, audio_key))
     return tuple(jobs)
 
 
@@ -155,9 +164,9 @@ def transcribe_window_stage(job: WindowJob, lecture_id: str, opts: StorageOption
                             home: Path, *, language: str | None = None, task: str = "transcribe",
                             prompt_terms: tuple[str, ...] = ()) -> str:
     """One window through Whisper; its transcript (recording timeline) stored beside its WAV; returns the key."""
-    wav = _local_copy(opts, job.wav_key, home)
-    t = speech_windows.transcribe_window(wav, job.window, speech_opts, language=language, task=task,
-                                         prompt_terms=prompt_terms)
+    with _local_copy(opts, job.wav_key, home) as wav:
+        t = speech_windows.transcribe_window(wav, job.window, speech_opts, language=language, task=task,
+                                             prompt_terms=prompt_terms)
     digest = options_digest(speech_opts, language, prompt_terms, task)
     key = job.wav_key.removesuffix(".wav") + f"-{task}-{digest}.json"
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
