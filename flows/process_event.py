@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -36,28 +35,12 @@ from .process_lecture import process_lecture, settings
 
 # In-process listeners (the CLI's progress lines): called with (what, spec, detail): what is "started",
 # "stage" (detail: the stage's name, when a lecture enters it) or "finished" (detail: the RecordingOutcome).
-Listener = Callable[[str, ev.RecordingSpec, object], None]
-_listeners: list[Listener] = []
-_lock = threading.Lock()
-
-
-def subscribe(listener: Listener) -> Callable[[], None]:
-    with _lock:
-        _listeners.append(listener)
-
-    def unsubscribe() -> None:
-        with _lock:
-            if listener in _listeners:
-                _listeners.remove(listener)
-
-    return unsubscribe
+_events = progress.Channel()
+subscribe = _events.subscribe
 
 
 def _announce(what: str, spec: ev.RecordingSpec, detail: object = None) -> None:
-    with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        listener(what, spec, detail)
+    _events.send(what, spec, detail)
 
 
 def _stage_listener(recordings: tuple[ev.RecordingSpec, ...]):
@@ -70,13 +53,14 @@ def _stage_listener(recordings: tuple[ev.RecordingSpec, ...]):
 
     by_source = {str(r.file): r for r in recordings}
     seen: set[tuple[int, str]] = set()
+    lock = threading.Lock()
 
     def on_progress(stage: str, fraction: float) -> None:
         ctx = FlowRunContext.get()
         spec = by_source.get(str((ctx.parameters or {}).get("source"))) if ctx else None
         if spec is None:
             return
-        with _lock:
+        with lock:
             if (spec.index, stage) in seen:
                 return
             seen.add((spec.index, stage))

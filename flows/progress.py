@@ -9,29 +9,37 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-Listener = Callable[[str, float], None]
+class Channel:
+    """Listeners called in-process with each event (thread-safe); subscribe returns the unsubscribe."""
 
-_listeners: list[Listener] = []
-_lock = threading.Lock()
+    def __init__(self) -> None:
+        self._listeners: list[Callable] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Callable) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def send(self, *event) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(*event)
 
 
-def subscribe(listener: Listener) -> Callable[[], None]:
-    with _lock:
-        _listeners.append(listener)
-
-    def unsubscribe() -> None:
-        with _lock:
-            if listener in _listeners:
-                _listeners.remove(listener)
-
-    return unsubscribe
+_stages = Channel()   # (stage, fraction)
+subscribe = _stages.subscribe
 
 
 def report(stage: str, fraction: float) -> None:
-    with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        listener(stage, fraction)
+    _stages.send(stage, fraction)
 
 
 def reporter(stage: str, logger=None) -> Callable[[float], None]:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from medialib.config import Settings, medialib_home
 from medialib.errors import InputError, NotFoundError, OperatorError
+from medialib.storage.embedded import _alive
 
 JOIN_FILE = "join.toml"
 STATE_FILE = "prefect-server.json"
@@ -132,16 +133,6 @@ def _healthy(api_url: str, timeout_s: float = 2.0) -> bool:
             return r.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def server_state() -> dict | None:

@@ -71,25 +71,11 @@ def upload_cors_rules(origins: Iterable[str]) -> list[dict]:
 def ensure_upload_cors(client, bucket: str, origins: Iterable[str]) -> None:
     """Put upload_cors_rules on bucket unless it has them; a store without CORS gets a warning."""
     origins = tuple(origins)
-    endpoint = endpoint_of(client)
-    rules = upload_cors_rules(origins)
-    with wrap_errors("set CORS on", bucket=bucket, endpoint=endpoint):
-        try:
-            current = client.get_bucket_cors(Bucket=bucket).get("CORSRules")
-        except ClientError:
-            current = None
-        if current == rules:
-            return
-        try:
-            client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
-            log.info("bucket %s: CORS for browser uploads from %s", bucket, ", ".join(origins))
-        except ClientError as e:
-            if error_code(e) in UNSUPPORTED_CODES or error_code(e) in ACCESS_CODES:
-                log.warning("bucket %s at %s: could not set CORS (%s); browser uploads fail until a CORS rule "
-                            "allows PUT/POST/GET/DELETE from the review app and exposes ETag",
-                            bucket, endpoint, error_code(e))
-                return
-            raise
+    with wrap_errors("set CORS on", bucket=bucket, endpoint=endpoint_of(client)):
+        _put_cors(client, bucket, upload_cors_rules(origins),
+                  done=f"CORS for browser uploads from {', '.join(origins)}",
+                  failed="browser uploads fail until a CORS rule allows PUT/POST/GET/DELETE from the review app "
+                         "and exposes ETag")
 
 
 UNSUPPORTED_CODES = frozenset({"NotImplemented", "MethodNotAllowed", "501", "405", "UnsupportedOperation"})
@@ -156,7 +142,12 @@ def _same_policy(a: dict | None, b: dict) -> bool:
 def _set_cors(client, bucket: str, origins: tuple[str, ...], endpoint: str) -> None:
     if not origins:
         return
-    rules = cors_rules(origins)
+    _put_cors(client, bucket, cors_rules(origins), done=f"CORS GET/HEAD from {', '.join(origins)}",
+              failed="players on other sites cannot load lectures until a CORS rule allows GET/HEAD with Range")
+
+
+def _put_cors(client, bucket: str, rules: list[dict], *, done: str, failed: str) -> None:
+    """Put a bucket's CORS rules unless it has them already; a store without CORS (or the right) gets a warning."""
     try:
         current = client.get_bucket_cors(Bucket=bucket).get("CORSRules")
     except ClientError:
@@ -165,13 +156,11 @@ def _set_cors(client, bucket: str, origins: tuple[str, ...], endpoint: str) -> N
         return
     try:
         client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
-        log.info("bucket %s: CORS GET/HEAD from %s", bucket, ", ".join(origins))
+        log.info("bucket %s: %s", bucket, done)
     except ClientError as e:
         if error_code(e) in UNSUPPORTED_CODES or error_code(e) in ACCESS_CODES:
-            log.warning("bucket %s at %s: could not set CORS (%s); players on other sites cannot load lectures "
-                        "until a CORS rule allows GET/HEAD with Range", bucket, endpoint, error_code(e))
-            return
-        raise
+            log.warning("bucket %s at %s: could not set CORS (%s); %s", bucket, endpoint_of(client),
+                        error_code(e), failed)
 
 
 def ensure_buckets(client, opts: StorageOptions) -> None:
