@@ -126,8 +126,9 @@ def submit_lecture(request, *, deployment: str = "process-lecture/process-lectur
               "audio": list(request.audio), "event_date": request.event_date, "recorded_date": request.recorded_date,
               "lecture": to_jsonable(lecture), "config": submitted_config(s)}
     for attempt in range(s.cluster.resubmit + 1):
-        run = run_deployment(deployment, parameters=params, timeout=None,
+        run = run_deployment(deployment, parameters=params, timeout=0,   # created; waited for below
                              tags=["medialib", f"lecture:{lecture.ingested.lecture_id}"])
+        run = _wait_for_run(run.id, s.cluster.start_timeout_s * 5)
         if run.state.is_completed():
             return run.state.result()
         if run.state.is_cancelled() or run.state.is_cancelling():
@@ -136,6 +137,33 @@ def submit_lecture(request, *, deployment: str = "process-lecture/process-lectur
             return run.state.result(raise_on_failure=True)   # the stage's own error, typed
     raise OperatorError(f"{lecture.ingested.lecture_id}: its run crashed {s.cluster.resubmit + 1} times "
                         f"(last: {run.state.message}); see the run in Prefect's UI")
+
+
+def _wait_for_run(run_id, api_outage_s: float, poll_s: float = 5.0):
+    """The run once final; Prefect's server unreachable for a while (a restart) is waited out, not an error."""
+    import time
+
+    import httpx
+    from prefect.client.orchestration import get_client
+
+    from medialib.errors import TransientError
+
+    down_since = None
+    while True:
+        try:
+            with get_client(sync_client=True) as client:
+                run = client.read_flow_run(run_id)
+            down_since = None
+            if run.state is not None and run.state.is_final():
+                return run
+        except (httpx.TransportError, httpx.HTTPStatusError, OSError) as e:
+            if isinstance(e, httpx.HTTPStatusError) and e.response.status_code < 500:
+                raise
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since > api_outage_s:
+                raise TransientError(f"Prefect's server has not answered for {api_outage_s:.0f} s ({e}); "
+                                     "the run goes on on its worker: `medialib event retry` picks it up") from e
+        time.sleep(poll_s)
 
 
 def cancel_lecture(lecture_id: str) -> int:

@@ -217,3 +217,34 @@ def _public_url(cluster) -> str:
         if line.startswith("public_base_url"):
             return json.loads(line.split("=", 1)[1]) + "/catalog.json"
     raise AssertionError("no public_base_url in the join file")
+
+
+def test_prefect_server_restarted_mid_event(cluster):
+    """Prefect's server goes away while a lecture runs and comes back: the event still completes."""
+    wav = clips.speech_wav(cluster.recordings / "late.wav", "A last session about notes and reports after interviews.")
+    clip = clips.lecture_clip(cluster.recordings / "late.mp4", wav, size="640x360")
+    manifest = cluster.recordings / "late.toml"
+    manifest.write_text(f'[event]\nname = "Late session"\n[[recording]]\nfile = "{clip.name}"\n'
+                        'title = "Late session"\nlanguage = "en"\n', encoding="utf-8")
+    log = cluster.root / "late.log"
+    with open(log, "wb") as out:
+        event = subprocess.Popen([MEDIALIB, "event", "process", str(manifest)], env=cluster.env, stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        alive = [n for n, p in cluster.workers.items() if p.poll() is None]
+        deadline = time.monotonic() + 120
+        while not any(cluster.runs_of(n) for n in alive):
+            assert time.monotonic() < deadline and event.poll() is None, log.read_text()
+            time.sleep(0.5)
+        state = json.loads((cluster.root / "server" / "cluster" / "prefect-server.json").read_text())
+        os.killpg(state["pid"], signal.SIGTERM)
+        while Path(f"/proc/{state['pid']}").exists():
+            time.sleep(0.2)
+        time.sleep(5)
+        up = _run(MEDIALIB, "server", "up", env=cluster.env, timeout=300)   # the same database and port
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert event.wait(timeout=360) == 0, log.read_text()
+    finally:
+        if event.poll() is None:
+            os.killpg(event.pid, signal.SIGKILL)
+    assert "1 published" in log.read_text()
