@@ -260,7 +260,7 @@ def test_republish_sends_the_changed_page_only(published, storage_opts, monkeypa
         raise AssertionError("republish must not transcode or transcribe")
 
     real_page = bundle.render_player_page
-    monkeypatch.setattr(bundle, "render_player_page", lambda info, assets=None: real_page(info, assets).replace(
+    monkeypatch.setattr(bundle, "render_player_page", lambda info, assets=None, **kw: real_page(info, assets, **kw).replace(
         "</body>", "<!-- player fix --></body>"))
     monkeypatch.setattr(media, "transcode_ladder", must_not_run)
     monkeypatch.setattr(speech, "transcribe_audio", must_not_run)

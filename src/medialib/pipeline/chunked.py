@@ -165,8 +165,11 @@ def transcribe_window_stage(job: WindowJob, lecture_id: str, opts: StorageOption
                             prompt_terms: tuple[str, ...] = ()) -> str:
     """One window through Whisper; its transcript (recording timeline) stored beside its WAV; returns the key."""
     with _local_copy(opts, job.wav_key, home) as wav:
-        t = speech_windows.transcribe_window(wav, job.window, speech_opts, language=language, task=task,
-                                             prompt_terms=prompt_terms)
+        try:
+            t = speech_windows.transcribe_window(wav, job.window, speech_opts, language=language, task=task,
+                                                 prompt_terms=prompt_terms)
+        finally:
+            wav.unlink(missing_ok=True)   # one window's PCM, read once: the cache keeps no copy
     digest = options_digest(speech_opts, language, prompt_terms, task)
     key = job.wav_key.removesuffix(".wav") + f"-{task}-{digest}.json"
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
