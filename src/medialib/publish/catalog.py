@@ -176,7 +176,7 @@ def rebuild_catalog_site(client, opts: StorageOptions, *, attempts: int = 3) -> 
     """
     from medialib.publish.assets import publish_assets
     from medialib.publish.catalog_page import catalog_assets, render_catalog_page
-    from medialib.publish.search import IndexedLecture, build_search_index, index_files, is_hashed
+    from medialib.publish.search import IndexedLecture, build_search_index, index_files, is_hashed, scratch_dir
 
     bucket = opts.publish_bucket
     with _REBUILD:
@@ -195,7 +195,7 @@ def rebuild_catalog_site(client, opts: StorageOptions, *, attempts: int = 3) -> 
                         doc = {}
                 lectures.append(IndexedLecture(e, doc if isinstance(doc, dict) else {}))
             before = _keys_under(client, bucket, f"{keys.SEARCH}/")
-            with tempfile.TemporaryDirectory(prefix="medialib-search-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="medialib-search-", dir=scratch_dir()) as tmp:
                 out = Path(tmp) / "search"
                 records = build_search_index(lectures, out)
                 written = set()

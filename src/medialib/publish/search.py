@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -108,15 +109,24 @@ async def _write_indexes(by_lang: dict[str, list[tuple[Passage, Mapping]]], out_
     # Passages go to Pagefind as one small HTML page each, indexed by one add_directory:
     # its Python API answers each add_custom_record call after a 0.1 s poll, so a record at
     # a time would take ~20 s for one 60-minute lecture in two languages.
-    with tempfile.TemporaryDirectory(prefix="medialib-passages-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="medialib-passages-", dir=scratch_dir()) as tmp:
         for lang, records in sorted(by_lang.items()):
             site = Path(tmp) / lang
+            made: set[Path] = set()
             for p, _entry in records:
                 page = site / passage_path(p)
-                page.parent.mkdir(parents=True, exist_ok=True)
+                if page.parent not in made:
+                    page.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(page.parent)
                 page.write_text(_passage_page(p), encoding="utf-8")
             async with PagefindIndex(config={"force_language": lang, "output_path": str(out_dir / lang)}) as index:
                 await index.add_directory(str(site))
+
+
+def scratch_dir() -> str | None:
+    """Where to write tens of thousands of small files for a moment: memory (/dev/shm) when there is one."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 def passage_path(p: Passage) -> str:
