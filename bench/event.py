@@ -66,6 +66,10 @@ def main() -> int:
     os.environ.update({"MEDIALIB_STORAGE__ENDPOINT_URL": server.endpoint_url,
                        "MEDIALIB_STORAGE__ACCESS_KEY_ID": server.access_key_id,
                        "MEDIALIB_STORAGE__SECRET_ACCESS_KEY": server.secret_access_key})
+    from medialib import storage
+
+    opts = load_settings().storage
+    storage.ensure_buckets(storage.make_client(opts), opts)
     try:
         from medialib_flows.process_event import process_event
 
