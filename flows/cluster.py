@@ -110,17 +110,23 @@ def submit_lecture(request, *, deployment: str = "process-lecture/process-lectur
     A run whose worker died is marked Crashed by the heartbeat automation and submitted
     again (cluster.resubmit times): its finished stages come from the shared result storage.
     """
+    from medialib.pipeline import stages
+    from medialib.storage.embedded import resolve_storage
+
+    lecture = stages.start_lecture(request, resolve_storage(load_settings()))
+    return run_on_workers(request, lecture, deployment=deployment)
+
+
+def run_on_workers(request, lecture, *, deployment: str = "process-lecture/process-lecture"):
+    """process-lecture for an ingested lecture on the workers; re-submitted when its run crashed."""
     from prefect.deployments import run_deployment
 
     from medialib.errors import OperatorError
-    from medialib.pipeline import stages
     from medialib.recordjson import to_jsonable
-    from medialib.storage.embedded import resolve_storage
 
     from .process_lecture import submitted_config
 
     s = load_settings()
-    lecture = stages.start_lecture(request, resolve_storage(s))
     params = {"source": request.source, "title": request.title, "language": request.language,
               "speaker": request.speaker, "event": request.event, "lecture_id": lecture.ingested.lecture_id,
               "audio": list(request.audio), "event_date": request.event_date, "recorded_date": request.recorded_date,
