@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -101,6 +102,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(w.pid, signal.SIGKILL)
         subprocess.run([MEDIALIB, "server", "down"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

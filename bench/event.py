@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,7 @@ def main() -> int:
             results[tag] = (wall, cpu, cpu / (cores * wall), limit)
     finally:
         embedded.stop_server(data_dir)
+        shutil.rmtree(work, ignore_errors=True)
     print(f"event of {args.recordings} x {args.minutes:g}-min 720p recordings, {cores} cores")
     for tag, (wall, cpu, eff, limit) in results.items():
         print(f"  {tag:<12} limit {limit}: wall {wall:7.1f} s  CPU {cpu:7.1f} s  efficiency {eff:.2f}")
