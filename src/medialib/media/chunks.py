@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import shutil
 import struct
@@ -62,7 +61,7 @@ from pathlib import Path
 from medialib.config import LadderOptions
 from medialib.errors import InputError
 from medialib.media.ffmpeg import Progress, ToolRun, run_ffmpeg
-from medialib.media.ladder import ladder_args
+from medialib.media.ladder import building, ladder_args
 from medialib.media.readback import segment_durations
 from medialib.media.records import Ladder, MediaInfo
 
@@ -211,17 +210,10 @@ def _run_into(out_dir: Path, names: Sequence[str], argv, *, what: str, duration_
               progress: Progress | None, timeout_s: float) -> ToolRun:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".chunk-", dir=out_dir.parent))
-    try:
+    with building(out_dir, ".chunk-") as tmp:
         for name in names:
             (tmp / name).mkdir()
         run = run_ffmpeg(argv(tmp), what=what, duration_s=duration_s, progress=progress, timeout_s=timeout_s)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return run
 
 
@@ -238,19 +230,12 @@ def join_chunks(chunk_dirs: Sequence[Path], audio_dir: Path | None, ladder: Ladd
         raise ValueError("no chunks to join")
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".join-", dir=out_dir.parent))
-    try:
+    with building(out_dir, ".join-") as tmp:
         for i, r in enumerate(ladder.video):
             _join_rendition([Path(d) / r.name for d in chunk_dirs], tmp / r.name, f"init_{i}.mp4", ladder.segment_s)
         for j, a in enumerate(ladder.audio_renditions if audio_dir else ()):
             _copy_rendition(Path(audio_dir) / a.name, tmp / a.name, f"init_{len(ladder.video) + j}.mp4")
         _write_master(Path(chunk_dirs[0]), Path(audio_dir) if audio_dir else None, ladder, tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 

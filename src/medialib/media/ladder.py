@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from medialib.config import LadderOptions
@@ -156,20 +157,27 @@ def transcode_ladder(source: Path, info: MediaInfo, opts: LadderOptions, out_dir
                              f"(the recording has {len(info.audio)}); pick 0..{len(info.audio) - 1}")
     ladder = plan_ladder(info, opts, audio_stream=audio_stream, floor_language=floor_language,
                          interpretations=interpretations)
-    out_dir = Path(out_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=".ladder-", dir=out_dir.parent if out_dir.parent.exists() else None))
-    try:
+    with building(out_dir, ".ladder-") as tmp:
         for r in ladder.renditions:
             (tmp / r.name).mkdir(parents=True, exist_ok=True)
         run_ffmpeg(ladder_args(source, info, ladder, opts, tmp), what=f"{info.name}: HLS ladder",
                    duration_s=info.duration_s, progress=progress, timeout_s=opts.timeout_s)
+    return ladder
+
+
+@contextlib.contextmanager
+def building(out_dir: Path, prefix: str) -> Iterator[Path]:
+    """A temporary folder beside out_dir that replaces it when the block succeeds (readers never see half)."""
+    out_dir = Path(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent if out_dir.parent.exists() else None))
+    try:
+        yield tmp
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return ladder
 
 
 def make_poster(source: Path, info: MediaInfo, out_path: Path, height: int = 720) -> Path | None:
