@@ -287,3 +287,29 @@ def choose_audio(url: str, language: str, *, play_s: float = 4.0, timeout_s: flo
         errors=_page_errors(after, errors),
         requests=tuple(requests),
     )
+
+
+@contextmanager
+def serve_app(asgi_app):
+    """An ASGI app under uvicorn on a free 127.0.0.1 port in a thread; yields its URL, stops it after."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)

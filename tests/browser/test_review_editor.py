@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import tempfile
-import threading
-import time
 
 import clips
 import pytest
-from browser import CHROMIUM_ARGS, chromium_available, chromium_path, open_player
+from browser import CHROMIUM_ARGS, chromium_available, chromium_path, open_player, serve_app
 from sqlalchemy import select
 
 from medialib import keys, review, storage
@@ -74,7 +71,6 @@ def lecture(s3_server, tmp_path_factory):
 @pytest.fixture(scope="module")
 def app(s3_server, lecture, tmp_path_factory):
     """The app under uvicorn on a free loopback port; yields (base URL, the FastAPI app)."""
-    import uvicorn
 
     from medialib_app.review import create_app
     from medialib_app.review import db as review_db
@@ -86,21 +82,8 @@ def app(s3_server, lecture, tmp_path_factory):
     with review_db.transaction(fastapi_app.state.review.db) as db:
         for name, role in USERS.items():
             add_user(db, name, role, PASSWORD)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(fastapi_app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", fastapi_app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+    with serve_app(fastapi_app) as url:
+        yield url, fastapi_app
 
 
 def segment_checksums(client, bucket: str, lecture_id: str) -> dict[str, tuple[str, str]]:

@@ -11,14 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import socket
 import tempfile
-import threading
 import time
 from collections import Counter
 
 import pytest
-from browser import CHROMIUM_ARGS, chromium_available, chromium_path
+from browser import CHROMIUM_ARGS, chromium_available, chromium_path, serve_app
 
 from medialib import storage
 from medialib.config import load_settings
@@ -35,7 +33,6 @@ MB = 1 << 20
 
 @pytest.fixture(scope="module")
 def app(s3_server, tmp_path_factory):
-    import uvicorn
 
     from medialib_app.review import create_app
     from medialib_app.review import db as review_db
@@ -46,21 +43,8 @@ def app(s3_server, tmp_path_factory):
     fastapi_app = create_app(settings, storage=s3_server, database_url=f"sqlite:///{home / 'review.db'}", home=home)
     with review_db.transaction(fastapi_app.state.review.db) as db:
         add_user(db, "sam", "staff", PASSWORD)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(fastapi_app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+    with serve_app(fastapi_app) as url:
+        yield url
 
 
 def _part(url: str) -> int | None:
