@@ -108,7 +108,7 @@ def _retrying(flow_opts: FlowOptions | None, *tasks):
     """The tasks with this run's retry settings (process_lecture's _with_retries, for these tasks)."""
     if flow_opts is None:
         return tasks
-    return tuple(t.with_options(retries=flow_opts.retries, retry_delay_seconds=flow_opts.retry_delay_s) for t in tasks)
+    return tuple(t.with_options(retries=flow_opts.retries, retry_delay_seconds=flow_opts.retry_delays()) for t in tasks)
 
 
 def chunked_ladder(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, chunk_opts: ChunkOptions,

@@ -73,35 +73,40 @@ def deploy_flows(pool: str | None = None) -> dict[str, str]:
 
 
 def _crashed_run_automation(after_s: int) -> None:
-    """Prefect's documented zombie-run detection: no heartbeat for after_s -> Crashed."""
+    """Prefect's documented zombie-run detection, twice: a run that stops beating, and one that never started.
+
+    A run beats from the moment its flow starts; one whose worker died while it was
+    still pending or loading never beats, so a second automation expects it to start.
+    """
     from prefect.automations import Automation
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
-    name = "medialib: crash runs without heartbeat"
-    try:
-        old = Automation.read(name=name)
-    except ValueError:
-        old = None
-    if old is not None:
-        old.delete()
-    Automation(
-        name=name,
-        trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
-            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
-                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
-            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=timedelta(seconds=after_s),
-        ),
-        actions=[ChangeFlowRunState(state=StateType.CRASHED,
-                                    message=f"no heartbeat for {after_s} s: its worker stopped")],
-    ).create()
+    final = {"prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
+             "prefect.flow-run.Crashed"}
+    for name, after, expect, why in (
+            ("medialib: crash runs without heartbeat", "prefect.flow-run.heartbeat",
+             {"prefect.flow-run.heartbeat"} | final, f"no heartbeat for {after_s} s: its worker stopped"),
+            ("medialib: crash runs that never start", "prefect.flow-run.Pending",
+             {"prefect.flow-run.Running", "prefect.flow-run.heartbeat"} | final,
+             f"not started within {after_s} s of being handed to a worker: the worker stopped")):
+        try:
+            old = Automation.read(name=name)
+        except ValueError:
+            old = None
+        if old is not None:
+            old.delete()
+        Automation(
+            name=name,
+            trigger=EventTrigger(
+                after={after}, expect=expect,
+                match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+                for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+                within=timedelta(seconds=after_s)),
+            actions=[ChangeFlowRunState(state=StateType.CRASHED, message=why)],
+        ).create()
 
 
 def submit_lecture(request, *, deployment: str = "process-lecture/process-lecture"):

@@ -173,7 +173,7 @@ def _beside(fn, *args, **kwargs):
 
 def _with_retries(s: Settings):
     """The tasks above, with this run's retry settings."""
-    retry = dict(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delay_s)
+    retry = dict(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delays())
     return {t.name: t.with_options(**retry) for t in (ingest_task, ladder_task, audio_task, peaks_task, transcribe_task,
                                                       cues_task, interpretation_task, machine_translation_task,
                                                       publish_task)}

@@ -33,7 +33,7 @@ def republish_lectures(lecture_ids: list[str] | None = None) -> list[Published |
     s = settings()
     opts = resolve_storage(s)
     ids = lecture_ids or [e["id"] for e in read_catalog(make_client(opts), opts)]
-    run = republish_task.with_options(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delay_s)
+    run = republish_task.with_options(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delays())
     futures = [run.submit(i, opts, s.review.unreviewed) for i in ids]
     results: list[Published | RepublishFailure] = []
     for lecture_id, f in zip(ids, futures):

@@ -170,6 +170,10 @@ class FlowOptions(_Section):
     retries: int = Field(ge=0)
     retry_delay_s: float = Field(ge=0)
 
+    def retry_delays(self) -> list[float]:
+        """The waits before each retry, doubling (5, 10, 20 s): long enough for a restarted S3 server."""
+        return [self.retry_delay_s * 2 ** i for i in range(self.retries)]
+
 
 class EventOptions(_Section):
     """An event's recordings processed together (`medialib event process`)."""

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 _watching = False
 
 
-def die_with_parent(poll_s: float = 1.0) -> bool:
+def die_with_parent(poll_s: float = 0.5) -> bool:
     """Kill this process group when the parent process goes away; once per process.
 
     Only for a process that leads its own group (a worker's run process does), so the
@@ -42,7 +42,7 @@ def die_with_parent(poll_s: float = 1.0) -> bool:
     def watch() -> None:
         while os.getppid() == parent and parent != 1:   # 1: the parent died before the watch began
             time.sleep(poll_s)
-        log.error("parent process %d is gone: stopping this run and its children", parent)
+        # No logging first: its handlers write to the dead parent's pipe.
         os.killpg(os.getpgrp(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
