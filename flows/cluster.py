@@ -141,13 +141,28 @@ def run_on_workers(request, lecture, *, deployment: str = "process-lecture/proce
                              tags=["medialib", f"lecture:{lecture.ingested.lecture_id}"])
         run = _wait_for_run(run.id, s.cluster.start_timeout_s * 5)
         if run.state.is_completed():
-            return run.state.result()
+            return _result(run.state, s.flow.retry_delays())
         if run.state.is_cancelled() or run.state.is_cancelling():
             raise OperatorError(f"{lecture.ingested.lecture_id}: cancelled ({run.state.message or 'by staff'})")
         if not run.state.is_crashed():
             return run.state.result(raise_on_failure=True)   # the stage's own error, typed
     raise OperatorError(f"{lecture.ingested.lecture_id}: its run crashed {s.cluster.resubmit + 1} times "
                         f"(last: {run.state.message}); see the run in Prefect's UI")
+
+
+def _result(state, delays: list[float]):
+    """A completed run's result, read from the shared storage; a storage hiccup is waited out like a task's."""
+    import time
+
+    from medialib.errors import TransientError
+
+    for delay in [*delays, None]:
+        try:
+            return state.result()
+        except TransientError:
+            if delay is None:
+                raise
+            time.sleep(delay)
 
 
 def _wait_for_run(run_id, api_outage_s: float, poll_s: float = 5.0):

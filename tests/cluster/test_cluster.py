@@ -131,7 +131,9 @@ def cluster(tmp_path_factory, netns):
     host = netns[1] if netns else "127.0.0.1"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIALIB_", "PREFECT_"))}
     env.update({"MEDIALIB_HOME": str(root / "server"), "MEDIALIB_CLUSTER__HOST": host,
-                "MEDIALIB_CLUSTER__PREFECT_PORT": str(_free_port(host)), "MEDIALIB_EMBEDDED__S3_PORT": "0",
+                # A fixed S3 port, as an operator's: a restarted server comes back where the join file says.
+                "MEDIALIB_CLUSTER__PREFECT_PORT": str(_free_port(host)),
+                "MEDIALIB_EMBEDDED__S3_PORT": str(_free_port("127.0.0.1")),
                 "MEDIALIB_CLUSTER__CRASHED_AFTER_S": "45", "MEDIALIB_CLUSTER__RESUBMIT": "2",
                 "PREFECT_LOGGING_LEVEL": "WARNING"})
     c = Cluster(root, env, root / "server" / "cluster" / "join.toml", recordings)
@@ -251,36 +253,6 @@ def test_prefect_server_restarted_mid_event(cluster):
             time.sleep(0.2)
         time.sleep(5)
         up = _run(MEDIALIB, "server", "up", env=cluster.env, timeout=300)   # the same database and port
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert event.wait(timeout=360) == 0, log.read_text()
-    finally:
-        if event.poll() is None:
-            os.killpg(event.pid, signal.SIGKILL)
-    assert "1 published" in log.read_text()
-
-
-def test_s3_server_restarted_mid_event(cluster):
-    """The S3 server stops and starts again while a lecture runs: its stages retry and the event completes."""
-    wav = clips.speech_wav(cluster.recordings / "s3.wav", "The final session covers storage of evidence and records.")
-    clip = clips.lecture_clip(cluster.recordings / "s3.mp4", wav, size="640x360")
-    manifest = cluster.recordings / "s3.toml"
-    manifest.write_text(f'[event]\nname = "Storage session"\n[[recording]]\nfile = "{clip.name}"\n'
-                        'title = "Storage session"\nlanguage = "en"\n', encoding="utf-8")
-    log = cluster.root / "s3.log"
-    with open(log, "wb") as out:
-        event = subprocess.Popen([MEDIALIB, "event", "process", str(manifest)], env=cluster.env, stdout=out,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        alive = [n for n, p in cluster.workers.items() if p.poll() is None]
-        deadline = time.monotonic() + 120
-        while not any(cluster.runs_of(n) for n in alive):
-            assert time.monotonic() < deadline and event.poll() is None, log.read_text()
-            time.sleep(0.5)
-        time.sleep(3)
-        down = _run(MEDIALIB, "storage", "down", env=cluster.env, timeout=60)
-        assert down.returncode == 0, down.stdout + down.stderr
-        time.sleep(3)
-        up = _run(MEDIALIB, "storage", "up", env=cluster.env, timeout=120)   # the same data and ports
         assert up.returncode == 0, up.stdout + up.stderr
         assert event.wait(timeout=360) == 0, log.read_text()
     finally:
