@@ -209,3 +209,24 @@ def cancel_lecture(lecture_id: str) -> int:
             client.set_flow_run_state(run.id, Cancelling(message="cancelled by staff (medialib lectures cancel)"),
                                       force=True)
     return len(runs)
+
+
+def retry_lecture(lecture_id: str, *, deployment: str = "process-lecture/process-lecture") -> str:
+    """A new run of the lecture's newest run's parameters (its finished stages are reused); returns its name."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.deployments import run_deployment
+
+    from medialib.errors import NotFoundError
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[f"lecture:{lecture_id}"])), sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
+    if not runs:
+        raise NotFoundError(f"{lecture_id}: no run of this lecture on Prefect's server; upload or process it again")
+    if runs[0].state is not None and not runs[0].state.is_final():
+        return runs[0].name   # still waiting or running: nothing to retry
+    run = run_deployment(deployment, parameters=runs[0].parameters, timeout=0, as_subflow=False,
+                         tags=["medialib", f"lecture:{lecture_id}"])
+    return run.name

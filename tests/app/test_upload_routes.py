@@ -110,3 +110,24 @@ def test_progress_lists_the_inbox_and_says_when_runs_are_local(users, monkeypatc
     assert r.status_code == 200
     data = r.json()
     assert isinstance(data["inbox"], list) and data["runs"] is None
+
+
+def test_stop_and_retry_a_lecture_from_the_page(users, monkeypatch):
+    import medialib_flows.cluster as cluster_flows
+
+    sam = login(users, "sam")
+    assert login(users, "tanya").post("/api/uploads/cancel", json={"lecture": "a-1"}).status_code == 403
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    r = sam.post("/api/uploads/cancel", json={"lecture": "a-1"})
+    assert r.status_code == 422 and "no Prefect server" in r.json()["error"]
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    calls = []
+    monkeypatch.setattr(cluster_flows, "cancel_lecture", lambda lid: calls.append(("cancel", lid)) or 1)
+    monkeypatch.setattr(cluster_flows, "retry_lecture", lambda lid: calls.append(("retry", lid)) or "brave-run")
+    assert sam.post("/api/uploads/cancel", json={"lecture": "a-1"}).json() == {"cancelled": 1}
+    assert sam.post("/api/uploads/retry", json={"lecture": "a-1"}).json() == {"run": "brave-run"}
+    assert sam.post("/api/uploads/retry", json={"lecture": "../x"}).status_code == 422
+    assert calls == [("cancel", "a-1"), ("retry", "a-1")]
+    token = sam.headers.pop("X-CSRF-Token")
+    assert sam.post("/api/uploads/cancel", json={"lecture": "a-1"}).status_code == 403
+    sam.headers["X-CSRF-Token"] = token

@@ -259,3 +259,20 @@ def test_prefect_server_restarted_mid_event(cluster):
         if event.poll() is None:
             os.killpg(event.pid, signal.SIGKILL)
     assert "1 published" in log.read_text()
+    # The staff page's "Retry": the lecture runs again on a worker with its last run's parameters.
+    retry = ("import json; from medialib_app import cluster; cluster.apply_join(None); "
+             "from medialib_flows.cluster import retry_lecture; "
+             "from medialib_app.review.uploads import lecture_runs; "
+             "lid = next(r['lecture'] for r in lecture_runs() if r['lecture'].startswith('late-session')); "
+             "print(json.dumps([lid, retry_lecture(lid)]))")
+    lid, name = json.loads(_run(sys.executable, "-c", retry, env=cluster.env, timeout=60).stdout)
+    probe = ("import json; from medialib_app import cluster; cluster.apply_join(None); "
+             "from medialib_app.review.uploads import lecture_runs; print(json.dumps(lecture_runs()))")
+    deadline = time.monotonic() + 180
+    while True:
+        runs = {r["run"]: r for r in json.loads(_run(sys.executable, "-c", probe, env=cluster.env, timeout=60).stdout)}
+        if runs.get(name, {}).get("state") == "COMPLETED":
+            break
+        assert time.monotonic() < deadline, runs.get(name)
+        time.sleep(3)
+    assert runs[name]["lecture"] == lid

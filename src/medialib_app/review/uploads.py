@@ -138,6 +138,42 @@ def lecture_runs(limit: int = 30) -> list[dict] | None:
     return out
 
 
+class RunBody(BaseModel):
+    lecture: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/api/uploads/cancel")
+def cancel_runs(body: RunBody, request: Request, user: CurrentUser = Depends(staff_user)) -> dict:
+    """Stop a lecture's waiting or running runs on the workers (as `medialib lectures cancel`)."""
+    from medialib.ids import check_lecture_id
+
+    check_lecture_id(body.lecture)
+    _need_server()
+    from medialib_flows.cluster import cancel_lecture
+
+    return {"cancelled": cancel_lecture(body.lecture)}
+
+
+@router.post("/api/uploads/retry")
+def retry_run(body: RunBody, request: Request, user: CurrentUser = Depends(staff_user)) -> dict:
+    """Run a lecture again on the workers with its last run's parameters (finished stages are reused)."""
+    from medialib.ids import check_lecture_id
+
+    check_lecture_id(body.lecture)
+    _need_server()
+    from medialib_flows.cluster import retry_lecture
+
+    return {"run": retry_lecture(body.lecture)}
+
+
+def _need_server() -> None:
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise InputError("no Prefect server is configured here: lectures run on this machine "
+                         "(`medialib inbox watch`); stop or start them there")
+
+
 @router.post("/api/uploads/prepare")
 def prepare(body: PrepareBody, request: Request, user: CurrentUser = Depends(staff_user)):
     state = review_state(request)

@@ -169,6 +169,31 @@
 
   // --- what happens after upload: the inbox and the lecture runs in Prefect, every 5 s
   function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
+  // Stop a waiting or running lecture; run a failed, crashed or stopped one again.
+  function actionCell(run) {
+    const td = document.createElement("td");
+    const active = ["SCHEDULED", "PENDING", "RUNNING", "PAUSED"].includes(run.state);
+    const again = ["FAILED", "CRASHED", "CANCELLED"].includes(run.state);
+    if (!active && !again) return td;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = active ? t.uploads_cancel : t.uploads_retry;
+    b.setAttribute("aria-label", b.textContent + ": " + run.lecture);
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      const stateEl = document.getElementById("up-progress-state");
+      try {
+        const out = await api(active ? "/api/uploads/cancel" : "/api/uploads/retry", { lecture: run.lecture });
+        stateEl.textContent = t.uploads_action_done + " " + run.lecture + " " + JSON.stringify(out);
+      } catch (e) {
+        stateEl.textContent = run.lecture + ": " + e.message;
+      }
+      refreshProgress();
+    });
+    td.append(b);
+    return td;
+  }
+
   async function refreshProgress() {
     const stateEl = document.getElementById("up-progress-state");
     try {
@@ -190,7 +215,8 @@
           const state = cell(run.state_name + (run.message ? ": " + run.message : ""));
           state.dataset.state = run.state;
           tr.append(cell(run.lecture), state,
-                    cell(run.started ? new Date(run.started).toLocaleString() : "-"), cell(String(run.seconds)));
+                    cell(run.started ? new Date(run.started).toLocaleString() : "-"), cell(String(run.seconds)),
+                    actionCell(run));
           return tr;
         }));
         stateEl.textContent = t.uploads_processing_updated + " " + new Date().toLocaleTimeString();
