@@ -32,6 +32,7 @@ from medialib.pipeline.stages import (
     _local_copy,
     _local_pcm,
     fetch_original,
+    store_transcript,
     work_dir_for,
 )
 from medialib.speech import windows as speech_windows
@@ -188,12 +189,7 @@ def merge_windows_stage(jobs: Sequence[WindowJob], transcript_keys: Sequence[str
     """The windows' words merged, stored under the key transcribe_stage uses."""
     parts = [_load(opts, k) for k in transcript_keys]
     t = speech_windows.merge_windows([j.window for j in jobs], parts, max_repeats=speech_opts.max_repeats)
-    stem = Path(jobs[0].audio_key).stem
-    key = keys.transcript(lecture_id, stem, task, options_digest(speech_opts, language, prompt_terms))
-    storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
-                      json.dumps(t.to_json(), ensure_ascii=False).encode(), content_type="application/json")
-    return TranscriptResult(key=key, language=t.language, word_count=len(t.words),
-                            dropped_segments=t.dropped_segments)
+    return store_transcript(t, jobs[0].audio_key, lecture_id, opts, speech_opts, language, task, prompt_terms)
 
 
 def _load(opts: StorageOptions, key: str) -> speech.Transcript:

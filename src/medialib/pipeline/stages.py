@@ -276,8 +276,14 @@ def transcribe_stage(audio_key: str, lecture_id: str, opts: StorageOptions, spee
     with _local_pcm(opts, audio_key, home) as wav:
         transcript = speech.transcribe_audio(wav, speech_opts, language=language, task=task,
                                              prompt_terms=prompt_terms, progress=progress)
-    stem = Path(audio_key).stem
-    key = keys.transcript(lecture_id, stem, task, options_digest(speech_opts, language, prompt_terms))
+    return store_transcript(transcript, audio_key, lecture_id, opts, speech_opts, language, task, prompt_terms)
+
+
+def store_transcript(transcript: speech.Transcript, audio_key: str, lecture_id: str, opts: StorageOptions,
+                     speech_opts: SpeechOptions, language: str | None, task: str,
+                     prompt_terms: tuple[str, ...]) -> TranscriptResult:
+    """Keep a transcript under the key its audio and settings name (one pass or merged windows alike)."""
+    key = keys.transcript(lecture_id, Path(audio_key).stem, task, options_digest(speech_opts, language, prompt_terms))
     storage.put_bytes(storage.make_client(opts), opts.archive_bucket, key,
                       json.dumps(transcript.to_json(), ensure_ascii=False).encode(), content_type="application/json")
     return TranscriptResult(key=key, language=transcript.language, word_count=len(transcript.words),
