@@ -4,7 +4,22 @@ Target: wall(ours) / wall(reference) <= 0.7 on a 1080p H.264 lecture of >= 60 s,
 rung of ours valid (keyframes aligned across rungs, segments <= 6.05 s, playlists parse
 strictly), and no rung more than 0.5 dB PSNR (or 0.005 SSIM) below the reference's.
 
-EXPLORATION (filled in below from measured runs)
+EXPLORATION (CPU seconds of one 60 s 1080p run, user + system, from os.wait4; the machine
+was shared, so wall times were not compared; the interleaved runs below give the ratio):
+- where ours went: decode 3.1, AAC 1.9, the swscale cascade 6.8 (1080->720 alone 4.3:
+  swscale's lanczos and bicubic cost ~2.9 ms a 720p frame), the four x264 encoders the rest.
+- zimg (zscale) for the cascade: 2.6 s instead of 7.4 (single-threaded decode), and with
+  chroma sited at the centre on both sides it matches a lanczos scale from the source to
+  80 dB; left-sited chroma (zimg's default) lost 2 dB on U/V against that truth.
+  zimg refuses odd-sized 4:2:0 pictures: such a source's first step stays on swscale.
+- x264 threads: the default 1.5 per core per encoder (12 threads + lookaheads for four
+  rungs on 2 cores) costs ~1.5 s over threads shared by pixel count, and 170 MB more.
+- superfast for the rungs below the top one: -2.4 dB on 720p against veryfast, still
+  +6.6 dB over the reference (whose bicubic swscale is the softer picture); ~1.5 s less.
+- tried and left: rc-lookahead 5 or bframes 2 (-0.9 dB on 1080p), mbtree off (-2.3 dB),
+  partitions i8x8,i4x4, weightp 0, aq-mode 0, 8x8dct off, deblock off (each < 1 s),
+  cabac off on 1080p (-0.5 dB), subme 0 (fullpel: fine on this synthetic picture-in-picture
+  whose motion is whole pixels, not on a camera's).
 """
 
 from __future__ import annotations

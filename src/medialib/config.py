@@ -65,6 +65,7 @@ class Rung(_Section):
 
 class LadderOptions(_Section):
     preset: str
+    lower_preset: str
     segment_s: float = Field(gt=0)
     gop_s: float = Field(gt=0)
     audio_bitrate_kbps: int = Field(ge=32)

@@ -83,46 +83,73 @@ def deinterlace_filter(info: MediaInfo) -> str:
     return f"bwdif=mode=send_frame:parity={parity}:deint=interlaced,"
 
 
+# Lecture tuning for x264, on top of the preset (bench/ladder.py: ~20% less CPU than plain
+# veryfast, PSNR per rung within +-0.5 dB of it): slides barely move, so a diamond motion
+# search (me=dia) and SAD-only subpixel refinement (subme=1) find the same vectors as
+# hex/subme 2; a fixed B-frame pattern (b-adapt=0) skips the lookahead's B-frame decision,
+# which buys nothing on static slides. At veryfast, mbtree and the 10-frame lookahead stay:
+# they give static slides their quality.
+X264_TUNING = "me=dia:subme=1:b-adapt=0"
+
+
+def encoder_threads(ladder: Ladder, cores: int | None = None) -> list[int]:
+    """x264 threads per rung: the machine's cores shared by pixel count.
+
+    One ffmpeg runs every rung's encoder at once, so x264's own default (1.5 threads per
+    core, each) oversubscribes the machine n times over; each extra frame thread costs
+    CPU (and a frame's memory) without adding throughput there. Sharing 1.5 x cores by
+    the rungs' sizes keeps every core busy and the biggest rung off the critical path.
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    pixels = [r.width * r.height for r in ladder.video]
+    total = sum(pixels) or 1
+    return [max(1, round(1.5 * cores * p / total)) for p in pixels]
+
+
 def ladder_args(source: Path, info: MediaInfo, ladder: Ladder, opts: LadderOptions, out_dir: Path) -> list[str]:
     """The ffmpeg argv (without the binary) that writes every rendition as fMP4 HLS under out_dir/<name>/."""
     args = ["-i", str(source)]
     var_map = []
     n = len(ladder.video)
     if n:
-        # Cascade: each rung scales from the one above rather than from the source;
-        # one decode, and cheaper than n full-size scalers for 1080p and 4K sources.
-        # Each resampling softens the picture a little, so a rung made from an already
-        # scaled rung uses lanczos (sharper than bicubic): the 480p and 360p slide text then
-        # stays as crisp as a direct bicubic scale from the source gives, at little cost on
-        # those small pictures. The first scale from the source stays bicubic (cheaper on
-        # full-size frames; the same as a direct scale). Measured in bench/ladder.py.
+        # Cascade: each rung scales from the one above rather than from the source; one
+        # decode, and cheaper than n full-size scalers for 1080p and 4K sources. zimg's lanczos
+        # (zscale) rather than swscale: about a third of swscale's CPU for the whole cascade,
+        # and sharper (slide text in the small rungs stays crisp after two resamplings).
+        # Chroma is sited at the centre on both sides, as swscale does, so colours do not
+        # shift by a fraction of a pixel against a direct scale. A rung the source's size
+        # is not scaled at all. Measured in bench/ladder.py.
         graph, prev = [], f"[0:v:0]{deinterlace_filter(info)}fps={ladder.frame_rate},setsar=1"
         size = (info.video.display_width, info.video.display_height)
         for i, r in enumerate(ladder.video):
-            flags = "bicubic" if size == (info.video.display_width, info.video.display_height) else "lanczos"
-            scale = f"scale={r.width}:{r.height}:flags={flags}"
+            if size == (r.width, r.height):
+                scale = ""
+            elif size[0] % 2 or size[1] % 2:
+                # zimg refuses 4:2:0 pictures of odd size; swscale's lanczos does that step.
+                scale = f",scale={r.width}:{r.height}:flags=lanczos,setsar=1"
+            else:
+                scale = f",zscale=w={r.width}:h={r.height}:filter=lanczos:chromal=center:chromalin=center,setsar=1"
             size = (r.width, r.height)
             last = i == n - 1
-            graph.append(f"{prev},{scale}[v{i}]" if last else f"{prev},{scale},split=2[v{i}][c{i}]")
+            graph.append(f"{prev}{scale}[v{i}]" if last else f"{prev}{scale},split=2[v{i}][c{i}]")
             prev = f"[c{i}]null"
         args += ["-filter_complex", ";".join(graph)]
         gop = str(ladder.gop_frames)
+        threads = encoder_threads(ladder)
         for i, r in enumerate(ladder.video):
             args += ["-map", f"[v{i}]",
                      f"-c:v:{i}", "libx264",
+                     # The top rung at the configured preset, the smaller ones at lower_preset:
+                     # they carry a sharper picture than a direct scale gives, so a lighter
+                     # encode still beats the reference there (bench/ladder.py).
+                     f"-preset:v:{i}", opts.preset if i == 0 else opts.lower_preset,
+                     f"-x264-params:v:{i}", f"{X264_TUNING}:threads={threads[i]}",
                      f"-b:v:{i}", f"{r.video_bitrate_kbps}k",
                      f"-maxrate:v:{i}", f"{int(r.video_bitrate_kbps * 1.5)}k",  # capped VBR: ABR needs honest peaks
                      f"-bufsize:v:{i}", f"{r.video_bitrate_kbps * 2}k"]
             var_map.append(f"v:{i},agroup:aud,name:{r.name}" if ladder.audio else f"v:{i},name:{r.name}")
-        args += ["-preset", opts.preset,
-                 # Lecture tuning, on top of the preset (bench/ladder.py: ~20% less CPU than
-                 # plain veryfast, PSNR per rung within +-0.5 dB of it): slides barely move, so
-                 # a diamond motion search (me=dia) and SAD-only subpixel refinement (subme=1)
-                 # find the same vectors as hex/subme 2; a fixed B-frame pattern (b-adapt=0)
-                 # skips the lookahead's B-frame decision, which buys nothing on static slides.
-                 # mbtree and the 10-frame lookahead stay: they give static slides their quality.
-                 "-x264-params", "me=dia:subme=1:b-adapt=0",
-                 "-profile:v", "high", "-pix_fmt", "yuv420p",  # 8-bit 4:2:0: what every browser decodes
+        args += ["-profile:v", "high", "-pix_fmt", "yuv420p",  # 8-bit 4:2:0: what every browser decodes
                  "-g", gop, "-keyint_min", gop,                 # fixed GOP, identical in every rendition
                  "-sc_threshold", "0",                          # no extra keyframes on scene cuts
                  "-force_key_frames", f"expr:gte(t,n_forced*{opts.gop_s})",
