@@ -2,7 +2,8 @@
 
 The network is cut while part 2 is on its way (playwright's offline mode), then restored:
 the upload completes, every part is stored by exactly one successful PUT (the one before
-the cut is not sent again), and the server's sha256 check passes. Then a reload half-way:
+the cut is not sent again), and the server's sha256 check (in the background: the page
+shows "verifying" until its progress poll reports it) passes. Then a reload half-way:
 the same file chosen again resumes from the part already stored (ListParts).
 """
 
@@ -64,12 +65,16 @@ def _row_state(page) -> str:
     return page.locator(".up-row").first.get_attribute("data-state") or ""
 
 
-def _wait_state(page, want: str, timeout_s: float = 60) -> None:
+def _wait_state(page, want: str, timeout_s: float = 60) -> set[str]:
+    """Wait for the first row's state; the states it passed through on the way."""
     deadline = time.monotonic() + timeout_s
+    seen = set()
     while (state := _row_state(page)) != want:
-        assert state != "failed" or want == "failed", page.locator(".up-state").first.text_content()
+        seen.add(state)
+        assert state not in ("failed", "mismatch") or want == state, page.locator(".up-state").first.text_content()
         assert time.monotonic() < deadline, f"still {state!r}, waiting for {want!r}"
         page.wait_for_timeout(100)
+    return seen
 
 
 def test_upload_survives_a_network_cut_and_a_reload(app, s3_server, s3_client, tmp_path):
@@ -119,7 +124,9 @@ def test_upload_survives_a_network_cut_and_a_reload(app, s3_server, s3_client, t
             assert stored == Counter({1: 1})
             page.wait_for_timeout(500)
             ctx.set_offline(False)
-            _wait_state(page, "ready")
+            # The finish request returns at once; the page shows "verifying" until the poll
+            # reports the server's background check (size and sha256) passed.
+            assert "verifying" in _wait_state(page, "ready")
             assert stored == Counter({1: 1, 2: 1, 3: 1}), stored       # nothing stored was sent again
             key = page.evaluate("[...window.medialibUploads.rows.values()][0].key")
             side = inbox.parse_sidecar(storage.get_bytes(s3_client, s3_server.archive_bucket, key + ".toml").decode(),
