@@ -170,3 +170,47 @@ def test_upload_survives_a_network_cut_and_a_reload(app, s3_server, s3_client, t
         key = inbox.INBOX + f"{hashlib.sha256(f.read_bytes()).hexdigest()[:16]}-{f.stem}.mp4"
         s3_client.delete_object(Bucket=s3_server.archive_bucket, Key=key)
         s3_client.delete_object(Bucket=s3_server.archive_bucket, Key=key + ".toml")
+
+
+def test_a_file_that_differs_from_its_declaration_is_refused_on_the_page(app, s3_server, s3_client, tmp_path):
+    """The page declares one sha256 and other bytes arrive (as when the file changes while uploading):
+    the background check refuses them, removes them, and the page says what differed, here in Russian."""
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    from medialib.ingest import uploads
+
+    f = tmp_path / "changed.mp4"
+    f.write_bytes(os.urandom(MB))
+    declared = hashlib.sha256(b"the bytes as they were" * 1000).hexdigest()
+
+    def declare_other_bytes(route):
+        body = json.loads(route.request.post_data)
+        route.continue_(post_data=json.dumps(body | {"sha256": declared}))
+
+    errors: list[str] = []
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
+        ctx = pw.chromium.launch_persistent_context(profile, executable_path=chromium_path(), headless=True,
+                                                    args=list(CHROMIUM_ARGS))
+        try:
+            ctx.add_cookies([{"name": "medialib_lang", "value": "ru", "url": app}])
+            page = ctx.pages[0] if ctx.pages else ctx.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route(f"{app}/api/uploads/prepare", declare_other_bytes)
+            _log_in(page, app)
+            page.set_input_files("#up-files", str(f))
+            page.click("#up-start")
+            assert "verifying" in _wait_state(page, "mismatch")
+            text = page.locator(".up-state").first.text_content()
+            key = page.evaluate("[...window.medialibUploads.rows.values()][0].key")
+        finally:
+            ctx.close()
+    assert not errors, errors
+    assert text == (f"не совпадает с выбранным файлом: контрольная сумма пришедшего (sha256 "
+                    f"{hashlib.sha256(f.read_bytes()).hexdigest()[:12]}…) не та, что у выбранного файла "
+                    f"({declared[:12]}…); пришедшее удалено. Не менялся ли файл во время загрузки? Загрузите его снова"
+                    ), text
+    assert storage.get_bytes(s3_client, s3_server.archive_bucket, key) is None                # removed from inbox/
+    assert storage.get_bytes(s3_client, s3_server.archive_bucket, key + ".toml") is None
+    s3_client.delete_object(Bucket=s3_server.archive_bucket, Key=uploads.check_record_key(key))
