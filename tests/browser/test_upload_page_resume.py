@@ -2,7 +2,8 @@
 
 The network is cut while part 2 is on its way (playwright's offline mode), then restored:
 the upload completes, every part is stored by exactly one successful PUT (the one before
-the cut is not sent again), and the server's sha256 check passes. Then a reload half-way:
+the cut is not sent again), and the server's sha256 check (in the background: the page
+shows "verifying" until its progress poll reports it) passes. Then a reload half-way:
 the same file chosen again resumes from the part already stored (ListParts).
 """
 
@@ -64,12 +65,16 @@ def _row_state(page) -> str:
     return page.locator(".up-row").first.get_attribute("data-state") or ""
 
 
-def _wait_state(page, want: str, timeout_s: float = 60) -> None:
+def _wait_state(page, want: str, timeout_s: float = 60) -> set[str]:
+    """Wait for the first row's state; the states it passed through on the way."""
     deadline = time.monotonic() + timeout_s
+    seen = set()
     while (state := _row_state(page)) != want:
-        assert state != "failed" or want == "failed", page.locator(".up-state").first.text_content()
+        seen.add(state)
+        assert state not in ("failed", "mismatch") or want == state, page.locator(".up-state").first.text_content()
         assert time.monotonic() < deadline, f"still {state!r}, waiting for {want!r}"
         page.wait_for_timeout(100)
+    return seen
 
 
 def test_upload_survives_a_network_cut_and_a_reload(app, s3_server, s3_client, tmp_path):
@@ -119,7 +124,9 @@ def test_upload_survives_a_network_cut_and_a_reload(app, s3_server, s3_client, t
             assert stored == Counter({1: 1})
             page.wait_for_timeout(500)
             ctx.set_offline(False)
-            _wait_state(page, "ready")
+            # The finish request returns at once; the page shows "verifying" until the poll
+            # reports the server's background check (size and sha256) passed.
+            assert "verifying" in _wait_state(page, "ready")
             assert stored == Counter({1: 1, 2: 1, 3: 1}), stored       # nothing stored was sent again
             key = page.evaluate("[...window.medialibUploads.rows.values()][0].key")
             side = inbox.parse_sidecar(storage.get_bytes(s3_client, s3_server.archive_bucket, key + ".toml").decode(),
@@ -163,3 +170,47 @@ def test_upload_survives_a_network_cut_and_a_reload(app, s3_server, s3_client, t
         key = inbox.INBOX + f"{hashlib.sha256(f.read_bytes()).hexdigest()[:16]}-{f.stem}.mp4"
         s3_client.delete_object(Bucket=s3_server.archive_bucket, Key=key)
         s3_client.delete_object(Bucket=s3_server.archive_bucket, Key=key + ".toml")
+
+
+def test_a_file_that_differs_from_its_declaration_is_refused_on_the_page(app, s3_server, s3_client, tmp_path):
+    """The page declares one sha256 and other bytes arrive (as when the file changes while uploading):
+    the background check refuses them, removes them, and the page says what differed, here in Russian."""
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    from medialib.ingest import uploads
+
+    f = tmp_path / "changed.mp4"
+    f.write_bytes(os.urandom(MB))
+    declared = hashlib.sha256(b"the bytes as they were" * 1000).hexdigest()
+
+    def declare_other_bytes(route):
+        body = json.loads(route.request.post_data)
+        route.continue_(post_data=json.dumps(body | {"sha256": declared}))
+
+    errors: list[str] = []
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
+        ctx = pw.chromium.launch_persistent_context(profile, executable_path=chromium_path(), headless=True,
+                                                    args=list(CHROMIUM_ARGS))
+        try:
+            ctx.add_cookies([{"name": "medialib_lang", "value": "ru", "url": app}])
+            page = ctx.pages[0] if ctx.pages else ctx.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route(f"{app}/api/uploads/prepare", declare_other_bytes)
+            _log_in(page, app)
+            page.set_input_files("#up-files", str(f))
+            page.click("#up-start")
+            assert "verifying" in _wait_state(page, "mismatch")
+            text = page.locator(".up-state").first.text_content()
+            key = page.evaluate("[...window.medialibUploads.rows.values()][0].key")
+        finally:
+            ctx.close()
+    assert not errors, errors
+    assert text == (f"не совпадает с выбранным файлом: контрольная сумма пришедшего (sha256 "
+                    f"{hashlib.sha256(f.read_bytes()).hexdigest()[:12]}…) не та, что у выбранного файла "
+                    f"({declared[:12]}…); пришедшее удалено. Не менялся ли файл во время загрузки? Загрузите его снова"
+                    ), text
+    assert storage.get_bytes(s3_client, s3_server.archive_bucket, key) is None                # removed from inbox/
+    assert storage.get_bytes(s3_client, s3_server.archive_bucket, key + ".toml") is None
+    s3_client.delete_object(Bucket=s3_server.archive_bucket, Key=uploads.check_record_key(key))

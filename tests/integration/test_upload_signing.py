@@ -135,3 +135,17 @@ def test_an_upload_the_page_never_finished_is_finished_by_cleanup(opts, s3_clien
     assert uploads.finish_stale(s3_client, bucket, max_age_h=1) == []
     later = datetime.now(timezone.utc) + timedelta(hours=2)
     assert uploads.finish_stale(s3_client, bucket, max_age_h=1, now=later) == [(plan.key, "ready")]
+
+
+def test_a_check_left_verifying_is_finished_by_cleanup(opts, s3_client):
+    """The server stopped mid-check and no page asks again: cleanup checks it as the page would have."""
+    bucket = opts.archive_bucket
+    plan = _prepare(s3_client, opts, b"verifying bytes")
+    s3_client.put_object(Bucket=bucket, Key=plan.key, Body=b"verifying bytes")
+    assert uploads.begin_finish(s3_client, bucket, plan.key).status == "verifying"
+    assert uploads.begin_finish(s3_client, bucket, plan.key).status == "verifying"     # repeated: no change
+    later = datetime.now(timezone.utc) + timedelta(hours=2)
+    assert uploads.finish_stale(s3_client, bucket, max_age_h=1, now=later) == [(plan.key, "ready")]
+    assert uploads.upload_status(s3_client, bucket, plan.key)["status"] == "ready"
+    s3_client.delete_object(Bucket=bucket, Key=plan.key)
+    s3_client.delete_object(Bucket=bucket, Key=plan.key + ".toml")

@@ -7,7 +7,7 @@
     inbox-rejected/<name>.txt   why a file was refused (the probe's message)
 
 A recording is taken when it is complete and stable: its object exists and it has a
-sidecar that is not still being written by the upload page (status = "uploading"), or
+sidecar that the upload page has finished with (status not "uploading" or "verifying"), or
 `grace_s` has passed since it appeared. The claim id is the sha256 of key, ETag and
 size (and the sidecar's ETag), so the same name dropped again with other bytes is a new
 claim, and two watchers racing for one object create its claim once: the store decides.
@@ -49,6 +49,8 @@ CLAIMS = "inbox-claims/"
 REJECTED = "inbox-rejected/"
 SIDECAR_SUFFIX = ".toml"
 UPLOADING = "uploading"      # sidecar status while the upload page has not verified the bytes
+VERIFYING = "verifying"      # the bytes are complete; the upload page's server is checking size and sha256
+NOT_YET_CHECKED = frozenset({UPLOADING, VERIFYING})
 SIDECAR_KEYS = frozenset({"title", "speaker", "language", "audio", "event", "event_date", "recorded_date",
                           "status", "sha256", "size_bytes", "uploaded_by"})
 
@@ -82,7 +84,7 @@ class Sidecar:
     event: str | None = None
     event_date: str | None = None
     recorded_date: str | None = None
-    status: str = "ready"          # "uploading": the upload page has not finished checking the bytes
+    status: str = "ready"          # "uploading", "verifying": the upload page has not finished checking the bytes
     sha256: str | None = None      # declared by the uploader (checked by the upload page)
     size_bytes: int | None = None
     uploaded_by: str | None = None
@@ -237,7 +239,7 @@ def read_sidecar(client, bucket: str, cand: Candidate) -> Sidecar:
 def is_ready(cand: Candidate, sidecar: Sidecar, *, now: datetime, grace_s: float) -> bool:
     """Complete (the object exists) and stable: a finished sidecar, or no sidecar for grace_s seconds."""
     if cand.sidecar_etag is not None:
-        return sidecar.status != UPLOADING
+        return sidecar.status not in NOT_YET_CHECKED
     return (now - cand.last_modified).total_seconds() >= grace_s
 
 

@@ -9,19 +9,29 @@ this module signs them, one at a time, for keys it prepared, and checks the resu
                      is returned to resume from its stored parts (ListParts)
     sign_request     one presigned URL for CreateMultipartUpload, UploadPart, ListParts,
                      CompleteMultipartUpload or AbortMultipartUpload on a prepared key
-    finish_upload    after completion: size and sha256 of the stored object against the
-                     declaration (streamed), then the sidecar turns "ready" and the inbox
-                     watcher takes the recording
+    begin_finish     after completion: the sidecar turns "verifying" (a HEAD and a small
+                     write, so the page's request returns at once)
+    verify_upload    the check, run in the background: size and sha256 of the stored object
+                     against the declaration (streamed: tens of seconds for a multi-GB
+                     recording), then the sidecar turns "ready" and the inbox watcher takes
+                     the recording; a mismatch removes the object and leaves a check record
+                     (inbox-rejected/<name>.check.json) that upload_status reports
+    finish_upload    both, in one call (cleanup, scripts)
+    upload_status    where one upload stands, for the page's polling
     abort_abandoned  multipart uploads older than a given age are aborted (their parts
                      cost storage and are invisible to listings)
 
 The sidecar (inbox/<key>.toml) is written at prepare with status "uploading", which the
-watcher waits for; a wrong upload is deleted, with its sidecar, and reported.
+watcher waits for (and "verifying" while the check runs); a wrong upload is deleted, with
+its sidecar, and reported. Every step may be repeated: a second finish while the check
+runs, or after it, changes nothing; a recording left "verifying" (the server stopped
+mid-check) is checked again by whoever calls verify_upload next.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -31,7 +41,8 @@ from pathlib import PurePosixPath
 from medialib import storage
 from medialib.errors import InputError, NotFoundError
 from medialib.ids import slugify
-from medialib.ingest.inbox import INBOX, UPLOADING, Sidecar, parse_sidecar, sidecar_key
+from medialib.ingest.inbox import (INBOX, NOT_YET_CHECKED, REJECTED, UPLOADING, VERIFYING, Sidecar, parse_sidecar,
+                                   sidecar_key)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +57,14 @@ class UploadPlan:
     key: str
     upload_id: str | None          # a multipart upload already under way for this key: resume it
     complete: bool                 # the object is already stored (finish it, nothing to send)
+
+
+class UploadMismatch(InputError):
+    """The stored bytes are not the ones declared; record: what check_record_key holds."""
+
+    def __init__(self, message: str, record: dict):
+        super().__init__(message)
+        self.record = record
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,11 @@ def display_name(key: str) -> str:
     """The file's name in messages: the key's last part without its sha256 prefix."""
     name = PurePosixPath(key).name
     return name[17:] if re.match(r"^[0-9a-f]{16}-", name) else name
+
+
+def check_record_key(key: str) -> str:
+    """inbox-rejected/<name>.check.json: why the check refused an upload (its object and sidecar are gone)."""
+    return REJECTED + key[len(INBOX):] + ".check.json"
 
 
 def check_declaration(name: str, size_bytes: int, sha256: str, *, max_size_bytes: int) -> str:
@@ -137,6 +161,8 @@ def prepare_upload(client, bucket: str, *, name: str, size_bytes: int, sha256: s
     if current is None or parse_sidecar(current.decode("utf-8"), PurePosixPath(key).name).status == UPLOADING:
         storage.put_bytes(client, bucket, sidecar_key(key), side.to_toml().encode("utf-8"),
                           content_type="application/toml; charset=utf-8")
+        with storage.wrap_errors("prepare", bucket=bucket, key=key, endpoint=storage.endpoint_of(client)):
+            client.delete_object(Bucket=bucket, Key=check_record_key(key))    # an earlier refusal: a new try
     uploads = [] if complete else find_multipart(client, bucket, key)
     return UploadPlan(key=key, upload_id=uploads[0][0] if uploads else None, complete=complete)
 
@@ -188,34 +214,92 @@ def object_sha256_streamed(client, bucket: str, key: str) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-def finish_upload(client, bucket: str, key: str) -> Sidecar:
-    """Check the stored object against the declaration; mark it ready for the inbox watcher.
+def _put_sidecar(client, bucket: str, key: str, side: Sidecar) -> None:
+    storage.put_bytes(client, bucket, sidecar_key(key), side.to_toml().encode("utf-8"),
+                      content_type="application/toml; charset=utf-8")
+
+
+def begin_finish(client, bucket: str, key: str) -> Sidecar:
+    """The page says the upload is complete: mark its sidecar "verifying" (nothing is read yet).
+
+    Returns the sidecar as it now stands: "verifying", or as it was when the upload was
+    finished before (a repeated call: "verifying" or "ready"). NotFoundError when the
+    object is not complete yet or the upload was never prepared.
+    """
+    side = read_pending(client, bucket, key)
+    if side.status != UPLOADING:
+        return side                          # finished before (a retried request, a reloaded page)
+    with storage.wrap_errors("verify", bucket=bucket, key=key, endpoint=storage.endpoint_of(client)):
+        head = _head(client, bucket, key)
+    if head is None:
+        raise NotFoundError(f"{display_name(key)}: the upload is not complete yet; wait for every part, then finish")
+    verifying = replace(side, status=VERIFYING)
+    _put_sidecar(client, bucket, key, verifying)
+    return verifying
+
+
+def verify_upload(client, bucket: str, key: str) -> Sidecar:
+    """Check the stored object against the declaration (read once, streamed); mark it ready for the inbox watcher.
 
     A mismatch removes the object and its sidecar (the bytes are not the recording staff
-    chose) and raises InputError saying to upload again.
+    chose), writes the check record (check_record_key) and raises UploadMismatch saying
+    to upload again. A sidecar checked before is returned as it is.
     """
     side = read_pending(client, bucket, key)
     name = display_name(key)
-    if side.status != UPLOADING:
-        return side                          # finished before (a retried request)
+    if side.status not in NOT_YET_CHECKED:
+        return side
     with storage.wrap_errors("verify", bucket=bucket, key=key, endpoint=storage.endpoint_of(client)):
         head = _head(client, bucket, key)
     if head is None:
         raise NotFoundError(f"{name}: the upload is not complete yet; wait for every part, then finish")
     size, sha = object_sha256_streamed(client, bucket, key)
     if size != side.size_bytes or sha != side.sha256:
+        what = (f"{size} bytes arrived, {side.size_bytes} were declared" if size != side.size_bytes
+                else f"sha256 {sha[:12]}… arrived, {side.sha256[:12]}… was declared")
+        message = (f"{name}: the stored file differs from the one chosen ({what}); it was removed. "
+                   "Was the file changed while uploading? Upload it again")
+        record = {"key": key, "name": name, "reason": "size" if size != side.size_bytes else "sha256",
+                  "arrived_size": size, "declared_size": side.size_bytes, "arrived_sha256": sha,
+                  "declared_sha256": side.sha256, "message": message,
+                  "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        storage.put_bytes(client, bucket, check_record_key(key), json.dumps(record, ensure_ascii=False).encode(),
+                          content_type="application/json")
         with storage.wrap_errors("delete from", bucket=bucket, key=key, endpoint=storage.endpoint_of(client)):
             client.delete_object(Bucket=bucket, Key=key)
             client.delete_object(Bucket=bucket, Key=sidecar_key(key))
-        what = (f"{size} bytes arrived, {side.size_bytes} were declared" if size != side.size_bytes
-                else f"sha256 {sha[:12]}… arrived, {side.sha256[:12]}… was declared")
-        raise InputError(f"{name}: the stored file differs from the one chosen ({what}); it was removed. "
-                         "Was the file changed while uploading? Upload it again")
+        log.warning("upload %s refused: %s", key, what)
+        raise UploadMismatch(message, record)
     ready = replace(side, status="ready")
-    storage.put_bytes(client, bucket, sidecar_key(key), ready.to_toml().encode("utf-8"),
-                      content_type="application/toml; charset=utf-8")
+    _put_sidecar(client, bucket, key, ready)
     log.info("upload %s verified (%d bytes, sha256 %s); the inbox takes it next", key, size, sha[:12])
     return ready
+
+
+def finish_upload(client, bucket: str, key: str) -> Sidecar:
+    """begin_finish and verify_upload in one call (the check inside it: for cleanup and scripts)."""
+    begin_finish(client, bucket, key)
+    return verify_upload(client, bucket, key)
+
+
+def upload_status(client, bucket: str, key: str) -> dict:
+    """Where one prepared upload stands, for the page's polling.
+
+    {"status": "uploading" | "verifying" | "ready"} from its sidecar; {"status":
+    "mismatch", ...} with the check record after a refusal; {"status": "taken"} when
+    neither exists (the inbox watcher took a verified recording and tidied it away).
+    """
+    try:
+        side = read_pending(client, bucket, key)
+    except NotFoundError:
+        raw = storage.get_bytes(client, bucket, check_record_key(key))
+        if raw is None:
+            return {"key": key, "status": "taken"}
+        record = json.loads(raw)
+        return {k: record.get(k) for k in ("key", "reason", "arrived_size", "declared_size", "arrived_sha256",
+                                           "declared_sha256", "message")} | {"status": "mismatch"}
+    return {"key": key, "status": side.status, "size_bytes": side.size_bytes, "sha256": side.sha256,
+            "title": side.title}
 
 
 def abort_abandoned(client, bucket: str, *, max_age_h: float, now: datetime | None = None) -> list[Abandoned]:
@@ -249,8 +333,9 @@ def abort_abandoned(client, bucket: str, *, max_age_h: float, now: datetime | No
 def finish_stale(client, bucket: str, *, max_age_h: float, now: datetime | None = None) -> list[tuple[str, str]]:
     """Finish uploads whose page closed between completion and the check: (key, "ready" or the reason).
 
-    An object with a sidecar still "uploading" after max_age_h is verified as the page
-    would have; a mismatch removes it (finish_upload's rule).
+    An object with a sidecar still "uploading" or "verifying" (a server stopped mid-check,
+    no page left to ask again) after max_age_h is verified as the page would have; a
+    mismatch removes it (verify_upload's rule).
     """
     from medialib.ingest.inbox import list_inbox, read_sidecar
 
@@ -261,7 +346,7 @@ def finish_stale(client, bucket: str, *, max_age_h: float, now: datetime | None 
         if c.sidecar_etag is None or now - c.last_modified < timedelta(hours=max_age_h):
             continue
         try:
-            if read_sidecar(client, bucket, c).status != UPLOADING:
+            if read_sidecar(client, bucket, c).status not in NOT_YET_CHECKED:
                 continue
             finish_upload(client, bucket, c.key)
             out.append((c.key, "ready"))

@@ -3,32 +3,46 @@
     GET  /uploads                 the page (staff only)
     POST /api/uploads/prepare     {name, size_bytes, sha256, title, ...} -> {key, upload_id, complete, part_size_bytes}
     POST /api/uploads/sign        one S3 request {method, key, uploadId?, partNumber?} -> {url, key}
-    POST /api/uploads/finish      {key} -> size and sha256 checked; the inbox watcher takes it
+    POST /api/uploads/finish      {key} -> 202 {status: "verifying"}: the size and sha256 check runs in
+                                  the background; a repeated call answers where it stands
+    GET  /api/uploads/progress    ?key=K&key=... -> the inbox, the lecture runs, and where each K stands
+                                  ("verifying", "ready", "mismatch" with what differs, "taken")
 
 The browser talks to S3 itself (presigned URLs, no bytes through this server); the
 library (medialib.ingest.uploads) names keys, signs and verifies. Every route needs a
 staff session; state changes need the CSRF token (app.csrf_guard). Handlers are plain
 `def`s: S3 calls block, so they run in the server's thread pool.
+
+The check reads the whole object (tens of seconds for a multi-GB recording), so it runs
+in a thread of this server (UploadChecks: one per key at a time, two at once), never in
+a request. Its state lives in the sidecar, not here: a recording left "verifying" by a
+server that stopped mid-check is checked again when the page next asks about it (a poll,
+a repeated finish, the same file chosen again after a reload), or by
+`medialib uploads cleanup` once no page is left to ask.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import threading
 import tomllib
 from datetime import date
 from pathlib import PurePosixPath
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from medialib import speech, storage
-from medialib.errors import InputError, PermissionDenied
+from medialib.errors import InputError, NotFoundError, PermissionDenied
 from medialib.ingest import inbox, uploads
 from medialib.pipeline.plan import check_audio_specs
 from medialib.storage.serving import ensure_upload_cors
 
 from .context import CurrentUser, ReviewState, current_user, review_state
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
 
@@ -87,11 +101,62 @@ def _clients(state: ReviewState):
     return storage.make_client(opts), _presign_client(upload_endpoint(state), opts.model_dump_json())
 
 
+class UploadChecks:
+    """The size and sha256 checks this server runs in background threads: one per key at a time.
+
+    start() is cheap and may be called for every poll: a key already being checked is
+    left alone. A check that fails for a passing reason (S3 unreachable) leaves the
+    sidecar "verifying", and the next start() tries again.
+    """
+
+    def __init__(self, storage_opts, *, at_once: int = 2):
+        self._opts = storage_opts
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self._slots = threading.BoundedSemaphore(at_once)
+        self.started = 0                     # checks started (tests count them)
+
+    def running(self, key: str) -> bool:
+        with self._lock:
+            return key in self._running
+
+    def start(self, key: str) -> bool:
+        """Check key in the background unless that is under way; True when a check started."""
+        with self._lock:
+            if key in self._running:
+                return False
+            self._running.add(key)
+            self.started += 1
+        threading.Thread(target=self._run, args=(key,), name="medialib-upload-check", daemon=True).start()
+        return True
+
+    def _run(self, key: str) -> None:
+        try:
+            with self._slots:
+                uploads.verify_upload(storage.make_client(self._opts), self._opts.archive_bucket, key)
+        except InputError as e:              # a mismatch (recorded for the page), or the upload vanished
+            log.info("upload check %s: %s", key, e)
+        except Exception:                    # noqa: BLE001 - a thread's error would vanish; the next poll retries
+            log.exception("upload check %s failed; it stays \"verifying\" and is tried again when asked", key)
+        finally:
+            with self._lock:
+                self._running.discard(key)
+
+
 def install(app, state: ReviewState) -> None:
     """Add the routes and the archive bucket's CORS rule for uploads."""
     ensure_upload_cors(storage.make_client(state.storage), state.storage.archive_bucket,
                        state.settings.uploads.cors_allowed_origins)
+    app.state.upload_checks = UploadChecks(state.storage)
     app.include_router(router)
+
+
+def _status(request: Request, client, key: str) -> dict:
+    """Where key stands; a "verifying" one that no thread here checks (a restarted server) is checked again."""
+    out = uploads.upload_status(client, review_state(request).storage.archive_bucket, key)
+    if out["status"] == inbox.VERIFYING:
+        request.app.state.upload_checks.start(key)
+    return out
 
 
 @router.get("/uploads", response_class=HTMLResponse)
@@ -103,13 +168,16 @@ def uploads_page(request: Request, user: CurrentUser = Depends(staff_user)):
 
 
 @router.get("/api/uploads/progress")
-def uploads_progress(request: Request, user: CurrentUser = Depends(staff_user)) -> dict:
-    """What happens to uploaded recordings: those still in the inbox, and the lectures' runs in Prefect."""
+def uploads_progress(request: Request, key: list[str] = Query([], max_length=50),
+                     user: CurrentUser = Depends(staff_user)) -> dict:
+    """What happens to uploaded recordings: those still in the inbox, the lectures' runs in Prefect,
+    and where each upload named by ?key= stands (the page asks for those it is waiting on)."""
     state = review_state(request)
     client = storage.make_client(state.storage)
     waiting, _ = inbox.list_inbox(client, state.storage.archive_bucket)
     return {"inbox": [{"name": PurePosixPath(c.key).name, "size_bytes": c.size_bytes,
                        "since": c.last_modified.isoformat()} for c in waiting],
+            "uploads": {k: _status(request, client, k) for k in dict.fromkeys(key)},
             "runs": lecture_runs()}
 
 
@@ -199,18 +267,32 @@ def sign(body: SignBody, request: Request, user: CurrentUser = Depends(staff_use
     bucket = state.storage.archive_bucket
     side = uploads.read_pending(client, bucket, body.key)     # only keys prepared here
     if side.status != inbox.UPLOADING:
-        raise InputError(f"{uploads.display_name(body.key)}: already uploaded and checked; nothing to send")
+        raise InputError(f"{uploads.display_name(body.key)}: already uploaded ({side.status}); nothing to send")
     return uploads.sign_request(presign, bucket, body.model_dump(exclude_none=True),
                                 expires_s=state.settings.uploads.presign_expiry_s)
 
 
-@router.post("/api/uploads/finish")
-def finish(body: KeyBody, request: Request, user: CurrentUser = Depends(staff_user)):
+@router.post("/api/uploads/finish", status_code=202)
+def finish(body: KeyBody, request: Request, response: Response, user: CurrentUser = Depends(staff_user)):
+    """The page's upload is complete: mark it "verifying", start the check, answer at once (202).
+
+    Repeated (a retried request, a reloaded page): where it stands, 200 once decided
+    ("ready", or "mismatch" with what differed), 202 while still "verifying".
+    """
     state = review_state(request)
     client, _ = _clients(state)
-    side = uploads.finish_upload(client, state.storage.archive_bucket, body.key)
-    return {"key": body.key, "status": side.status, "sha256": side.sha256, "size_bytes": side.size_bytes,
-            "title": side.title}
+    try:
+        uploads.begin_finish(client, state.storage.archive_bucket, body.key)
+    except NotFoundError:
+        out = uploads.upload_status(client, state.storage.archive_bucket, body.key)
+        if out["status"] != "mismatch":      # never prepared, or not complete yet
+            raise
+        response.status_code = 200
+        return out
+    out = _status(request, client, body.key)
+    if out["status"] != inbox.VERIFYING:
+        response.status_code = 200
+    return out
 
 
 def read_manifest(text: str) -> dict:

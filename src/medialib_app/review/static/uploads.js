@@ -4,6 +4,8 @@
 // signs one request at a time. After a network error the upload is retried when the
 // browser is online again: S3Uploader resumes from ListParts, so stored parts are not sent
 // again. After a reload, choosing the same file again gets the same key and upload id.
+// Once stored, the server checks size and sha256 in the background ("verifying"); the
+// progress poll shows the outcome (ready, or what differed: the stored copy is removed).
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("uploads-config").textContent);
@@ -85,7 +87,7 @@
   function field(row, cls) { return row.el.querySelector(cls).value.trim(); }
 
   async function startRow(row) {
-    if (row.uppyId || row.el.dataset.state === "ready") return;
+    if (row.uppyId || ["ready", "verifying"].includes(row.el.dataset.state)) return;
     try {
       setState(row, "hashing");
       const sha256 = await sha256Of(row);
@@ -108,12 +110,37 @@
     }
   }
 
-  async function finish(row) {
-    setState(row, "checking");
-    try {
-      await api("/api/uploads/finish", { key: row.key });
+  // After the last part: the server checks size and sha256 in the background (a multi-GB
+  // file takes a while); the progress poll asks about the rows it is checking until decided.
+  const verifying = new Set();
+  function fill(text, values) { return text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m)); }
+
+  function showUpload(row, st) {
+    if (st.status === "verifying") {
+      verifying.add(row);
+      setState(row, "verifying");
+      return;
+    }
+    verifying.delete(row);
+    if (st.status === "ready" || st.status === "taken") {     // taken: the inbox has it already
       row.progress.value = 1;
       setState(row, "ready");
+    } else if (st.status === "mismatch") {     // the stored copy is gone: Upload sends the file again
+      row.progress.value = 0;
+      if (row.uppyId) { uppy.removeFile(row.uppyId); rows.delete(row.uppyId); row.uppyId = null; }
+      startButton.disabled = false;
+      const sha = st.reason === "sha256";
+      setState(row, "mismatch", fill(t[sha ? "uploads_mismatch_sha256" : "uploads_mismatch_size"], {
+        arrived: sha ? st.arrived_sha256.slice(0, 12) : st.arrived_size,
+        declared: sha ? st.declared_sha256.slice(0, 12) : st.declared_size }));
+    }
+  }
+
+  async function finish(row) {
+    setState(row, "verifying");
+    try {
+      showUpload(row, await api("/api/uploads/finish", { key: row.key }));
+      if (verifying.has(row)) scheduleProgress(1000);
     } catch (e) {
       setState(row, "failed", e.message);
     }
@@ -194,12 +221,19 @@
     return td;
   }
 
+  let progressTimer = null;
+  function scheduleProgress(ms) { clearTimeout(progressTimer); progressTimer = setTimeout(refreshProgress, ms); }
+
   async function refreshProgress() {
     const stateEl = document.getElementById("up-progress-state");
+    const asked = [...verifying];
+    clearTimeout(progressTimer);
     try {
-      const r = await fetch("/api/uploads/progress", { credentials: "same-origin" });
+      const query = new URLSearchParams(asked.map((row) => ["key", row.key]));
+      const r = await fetch("/api/uploads/progress?" + query, { credentials: "same-origin" });
       if (!r.ok) throw new Error("HTTP " + r.status);
       const data = await r.json();
+      for (const row of asked) if (data.uploads[row.key]) showUpload(row, data.uploads[row.key]);
       const inboxList = document.getElementById("up-inbox");
       inboxList.replaceChildren(...(data.inbox.length ? data.inbox.map((i) => {
         const li = document.createElement("li"); li.textContent = i.name; return li;
@@ -223,8 +257,9 @@
       }
     } catch (e) {
       stateEl.textContent = t.uploads_processing_failed;
+    } finally {
+      scheduleProgress(verifying.size ? 1000 : 5000);    // every second while the server checks a file
     }
   }
   refreshProgress();
-  setInterval(refreshProgress, 5000);
 })();
