@@ -118,15 +118,20 @@ def submit_lecture(request, *, deployment: str = "process-lecture/process-lectur
     from medialib.pipeline import stages
     from medialib.storage.embedded import resolve_storage
 
-    lecture = stages.start_lecture(request, resolve_storage(load_settings()))
+    s = load_settings()
+    # Ingest here: a storage hiccup (the S3 server restarting) is waited out like a task's.
+    lecture = _through_hiccups(lambda: stages.start_lecture(request, resolve_storage(s)), s.flow.retry_delays())
     return run_on_workers(request, lecture, deployment=deployment)
 
 
 def run_on_workers(request, lecture, *, deployment: str = "process-lecture/process-lecture"):
-    """process-lecture for an ingested lecture on the workers; re-submitted when its run crashed."""
+    """process-lecture for an ingested lecture on the workers; re-submitted when its run crashed, or failed on
+    a fault a retry can fix (the storage unreachable: its S3 server restarting), after a task's wait."""
+    import time
+
     from prefect.deployments import run_deployment
 
-    from medialib.errors import OperatorError
+    from medialib.errors import OperatorError, TransientError
     from medialib.recordjson import to_jsonable
 
     from .process_lecture import submitted_config
@@ -136,29 +141,47 @@ def run_on_workers(request, lecture, *, deployment: str = "process-lecture/proce
               "speaker": request.speaker, "event": request.event, "lecture_id": lecture.ingested.lecture_id,
               "audio": list(request.audio), "event_date": request.event_date, "recorded_date": request.recorded_date,
               "lecture": to_jsonable(lecture), "config": submitted_config(s)}
+    delays = s.flow.retry_delays()
+    lid = lecture.ingested.lecture_id
     for attempt in range(s.cluster.resubmit + 1):
         run = run_deployment(deployment, parameters=params, timeout=0,   # created; waited for below
-                             tags=["medialib", f"lecture:{lecture.ingested.lecture_id}"])
+                             tags=["medialib", f"lecture:{lid}"])
         run = _wait_for_run(run.id, s.cluster.start_timeout_s * 5)
         if run.state.is_completed():
-            return _result(run.state, s.flow.retry_delays())
+            return _through_hiccups(run.state.result, delays)   # read from the shared storage
         if run.state.is_cancelled() or run.state.is_cancelling():
-            raise OperatorError(f"{lecture.ingested.lecture_id}: cancelled ({run.state.message or 'by staff'})")
-        if not run.state.is_crashed():
-            return run.state.result(raise_on_failure=True)   # the stage's own error, typed
-    raise OperatorError(f"{lecture.ingested.lecture_id}: its run crashed {s.cluster.resubmit + 1} times "
+            raise OperatorError(f"{lid}: cancelled ({run.state.message or 'by staff'})")
+        if run.state.is_crashed():
+            continue
+        if not _failed_transiently(run.state):
+            # The stage's own error, typed (kept in the shared storage, read through its hiccups).
+            return _through_hiccups(lambda: run.state.result(raise_on_failure=True), delays)
+        if attempt == s.cluster.resubmit:
+            raise TransientError(f"{lid}: {run.state.message}")
+        # A stage's retries ran out, or the flow's own call to the storage failed (not a task: no retry).
+        time.sleep(delays[min(attempt, len(delays) - 1)] if delays else 0)
+    raise OperatorError(f"{lid}: its run crashed (or met a storage fault) {s.cluster.resubmit + 1} times "
                         f"(last: {run.state.message}); see the run in Prefect's UI")
 
 
-def _result(state, delays: list[float]):
-    """A completed run's result, read from the shared storage; a storage hiccup is waited out like a task's."""
+def _failed_transiently(state) -> bool:
+    """A failed run's error is one a retry can fix, as its state's message names it ("...: TransientError: ...").
+
+    Not read from the error itself: that is kept in the shared storage, and was never written
+    when the storage was what failed.
+    """
+    return state.is_failed() and "TransientError: " in (state.message or "")
+
+
+def _through_hiccups(call, delays: list[float]):
+    """call(), again after each delay while it fails with a TransientError (a storage hiccup), as a task retries."""
     import time
 
     from medialib.errors import TransientError
 
     for delay in [*delays, None]:
         try:
-            return state.result()
+            return call()
         except TransientError:
             if delay is None:
                 raise

@@ -705,7 +705,7 @@ def _inbox(args) -> int:
 
 def _storage(action: str) -> int:
     from medialib.config import load_settings
-    from medialib.storage.embedded import resolve_storage, server_status, stop_server
+    from medialib.storage.embedded import resolve_storage, server_status
     from medialib.storage.serving import ensure_buckets
     from medialib.storage.s3 import make_client
 
@@ -717,14 +717,17 @@ def _storage(action: str) -> int:
             opts = resolve_storage(settings)
             ensure_buckets(make_client(opts), opts)
         return 0
+    from medialib_app import cluster
+
+    # With cluster.host set (a server machine), the S3 port is offered there too, as `server up` does.
     if action == "up":
-        opts = resolve_storage(settings)
-        ensure_buckets(make_client(opts), opts)
-        info = server_status(data_dir)
-        print(f"running: {opts.endpoint_url} (pid {info.pid if info else '?'}, data {data_dir})")
+        info, endpoint = cluster.storage_up(settings)
+        opts = settings.storage
+        print(f"running: {endpoint} (pid {info.pid}, data {data_dir})")
         print(f"buckets: {opts.archive_bucket} (private), {opts.publish_bucket} (public read on lectures/)")
     elif action == "down":
-        print("stopped" if stop_server(data_dir) else "not running")
+        stopped = cluster.storage_down(settings)
+        print(f"stopped: {', '.join(stopped)}" if stopped else "not running")
     else:
         info = server_status(data_dir)
         if info:

@@ -217,22 +217,10 @@ def stop_prefect_server() -> bool:
 
 def server_up(s: Settings) -> tuple[dict, JoinInfo, Path]:
     """The S3 server (embedded, unless storage has an endpoint), Prefect's server, the join file."""
-    from medialib.storage.embedded import start_server
-    from medialib.storage.s3 import make_client
-    from medialib.storage.serving import ensure_buckets
-
     st = s.storage
-    reach = s.cluster.advertise or s.cluster.host
     if st.embedded:
-        info = start_server(s.embedded, s.embedded_data_dir())   # on loopback, always
-        port = int(info.endpoint_url.rsplit(":", 1)[1])
-        endpoint, key, secret = info.endpoint_url, info.access_key_id, info.secret_access_key
-        if not _loopback(s.cluster.host):
-            _start_forwarder(s.cluster.host, port)
-            endpoint = f"http://{reach}:{port}"
-        opts = st.model_copy(update={"endpoint_url": info.endpoint_url, "access_key_id": key,
-                                     "secret_access_key": secret})
-        ensure_buckets(make_client(opts), opts)
+        info, endpoint = storage_up(s)
+        key, secret = info.access_key_id, info.secret_access_key
     else:
         endpoint, key, secret = st.endpoint_url, st.access_key_id, st.secret_access_key
     state = start_prefect_server(s)
@@ -259,9 +247,9 @@ FORWARD_FILE = "s3-forward.json"
 def _start_forwarder(host: str, port: int) -> int:
     """The S3 port (only) on host, forwarded to loopback: see medialib.storage.forward."""
     state_file = cluster_dir() / FORWARD_FILE
-    with contextlib.suppress(FileNotFoundError, ValueError):
+    with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
         old = json.loads(state_file.read_text(encoding="utf-8"))
-        if _alive(int(old["pid"])) and (old["host"], old["port"]) == (host, port):
+        if _is_forwarder(int(old["pid"])) and (old["host"], old["port"]) == (host, port):
             return int(old["pid"])
     log = cluster_dir() / "s3-forward.log"
     with open(log, "ab") as out:
@@ -279,31 +267,83 @@ def _start_forwarder(host: str, port: int) -> int:
     return proc.pid
 
 
+def _is_forwarder(pid: int) -> bool:
+    """pid is a live forwarder (not a recycled pid of something else)."""
+    if not _alive(pid):
+        return False
+    try:
+        return b"medialib.storage.forward" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True   # no /proc: trust the pid
+
+
 def _stop_forwarder() -> bool:
-    state_file = cluster_dir() / FORWARD_FILE
+    """Stop the forwarder started here; once this returns its port is free (the process is gone)."""
+    state_file = medialib_home() / "cluster" / FORWARD_FILE   # not made where no server ever ran
     try:
         pid = int(json.loads(state_file.read_text(encoding="utf-8"))["pid"])
     except (FileNotFoundError, ValueError, KeyError):
         return False
     state_file.unlink()
-    if _alive(pid):
-        _stop_group(pid, 5)
-        return True
-    return False
+    if not _is_forwarder(pid):
+        return False
+    _stop_group(pid, 5)
+    deadline = time.monotonic() + 5   # after a SIGKILL too: gone, its listener closed
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
 
 
-def server_down(s: Settings) -> list[str]:
-    """Stop Prefect's server and the embedded S3 server started here; returns what was stopped."""
+def storage_up(s: Settings):
+    """The embedded S3 server (on loopback) with its buckets, and its port on cluster.host when that
+    is not loopback (the forwarder); returns (ServerInfo, the endpoint other machines use).
+
+    Used by `server up` and `storage up`, and so safe to run again: a running server is kept.
+    weed mini wants its S3 port free on every address while it starts (it binds the wildcard
+    address too), so a forwarder still holding that port (the server was stopped or died
+    under it) steps aside until weed answers, then comes back on the same address and port.
+    """
+    from medialib.storage.embedded import server_status, start_server
+    from medialib.storage.s3 import make_client
+    from medialib.storage.serving import ensure_buckets
+
+    data_dir = s.embedded_data_dir()
+    if server_status(data_dir) is None:
+        _stop_forwarder()
+    info = start_server(s.embedded, data_dir)   # on loopback, always
+    endpoint = info.endpoint_url
+    if not _loopback(s.cluster.host):
+        port = int(info.endpoint_url.rsplit(":", 1)[1])
+        _start_forwarder(s.cluster.host, port)
+        endpoint = f"http://{s.cluster.advertise or s.cluster.host}:{port}"
+    opts = s.storage.model_copy(update={"endpoint_url": info.endpoint_url, "access_key_id": info.access_key_id,
+                                        "secret_access_key": info.secret_access_key})
+    ensure_buckets(make_client(opts), opts)
+    return info, endpoint
+
+
+def storage_down(s: Settings) -> list[str]:
+    """Stop the S3 port forwarder and the embedded S3 server started here; returns what was stopped.
+
+    Workers then get "connection refused" at once (a retry waits it out), not a connection
+    the forwarder accepts and drops.
+    """
     from medialib.storage.embedded import stop_server
 
     stopped = []
-    if stop_prefect_server():
-        stopped.append("Prefect server")
     if _stop_forwarder():
         stopped.append("S3 port forwarder")
     if s.storage.embedded and stop_server(s.embedded_data_dir()):
         stopped.append("embedded S3 server")
     return stopped
+
+
+def server_down(s: Settings) -> list[str]:
+    """Stop Prefect's server and the embedded S3 server started here; returns what was stopped."""
+    stopped = []
+    if stop_prefect_server():
+        stopped.append("Prefect server")
+    return stopped + storage_down(s)
 
 
 def worker_argv(pool: str, limit: int | None, name: str | None) -> list[str]:

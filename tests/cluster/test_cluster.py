@@ -5,7 +5,8 @@ pair on a private subnet that the test creates and removes), reaching S3 and Pre
 through the join file's address, with the folder of recordings hidden from it (a tmpfs
 mounted over it in its own mount namespace). Without root (or `ip`), both workers run on
 this machine's loopback and the test says so. Heartbeats and polling are short here; a
-worker is killed mid-run and the event still completes.
+worker is killed mid-run, the S3 server and Prefect's server are restarted mid-event, and
+each event still completes.
 """
 
 from __future__ import annotations
@@ -167,19 +168,83 @@ def test_join_file_names_the_servers_others_reach_and_is_private(cluster, netns)
     assert cluster.join.stat().st_mode & 0o077 == 0
 
 
-def test_an_event_runs_on_both_machines_and_survives_a_killed_worker(cluster, netns):
-    recs = []
-    for i, text in enumerate(TEXTS):
-        wav = clips.speech_wav(cluster.recordings / f"s{i}.wav", text)
-        recs.append(clips.lecture_clip(cluster.recordings / f"session-{i}.mp4", wav, size="640x360"))
-    manifest = cluster.recordings / "event.toml"
-    manifest.write_text('[event]\nname = "Cluster test day"\ndate = 2026-11-28\n' + "".join(
-        f'[[recording]]\nfile = "{p.name}"\ntitle = "Session {i}"\nlanguage = "en"\n' for i, p in enumerate(recs)),
-        encoding="utf-8")
-    log = cluster.root / "event.log"
+def _start_event(cluster, stem: str, name: str, recordings: dict[str, str],
+                 header: str = "") -> tuple[subprocess.Popen, Path]:
+    """Spoken clips (file stem -> text, titled by stem), their manifest, and `medialib event process` on it
+    in its own process group; returns the process and its log."""
+    entries = []
+    for file_stem, text in recordings.items():
+        wav = clips.speech_wav(cluster.recordings / f"{file_stem}.wav", text)
+        clip = clips.lecture_clip(cluster.recordings / f"{file_stem}.mp4", wav, size="640x360")
+        entries.append(f'[[recording]]\nfile = "{clip.name}"\ntitle = "{_title(file_stem)}"\nlanguage = "en"\n')
+    manifest = cluster.recordings / f"{stem}.toml"
+    manifest.write_text(f'[event]\nname = "{name}"\n{header}' + "".join(entries), encoding="utf-8")
+    log = cluster.root / f"{stem}.log"
     with open(log, "wb") as out:
         event = subprocess.Popen([MEDIALIB, "event", "process", str(manifest)], env=cluster.env, stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    return event, log
+
+
+def _title(file_stem: str) -> str:
+    return file_stem.replace("-", " ").capitalize()
+
+
+def _published_titles(cluster) -> set[str]:
+    with urllib.request.urlopen(_public_url(cluster), timeout=30) as r:
+        return {e["title"] for e in json.loads(r.read())}
+
+
+def _wait_for_runs(cluster, event: subprocess.Popen, log: Path, n: int, timeout_s: float = 180) -> None:
+    """Until n of the live workers run a lecture (a flow-run process each)."""
+    deadline = time.monotonic() + timeout_s
+    while sum(bool(cluster.runs_of(w)) for w, p in cluster.workers.items() if p.poll() is None) < n:
+        assert time.monotonic() < deadline and event.poll() is None, log.read_text()
+        time.sleep(0.2)
+
+
+STORAGE_TEXTS = ("Evidence is stored, labelled and logged before the interview ends.",
+                 "Records of the interview are kept with the notes and the recording.",
+                 "Storage rules say who may read a record and for how long it is kept.")
+
+
+def test_s3_server_restarted_mid_event(cluster):
+    """The operator restarts the S3 server (`medialib storage down`, then `up` on the same port) while
+    lectures run on both machines: their stages retry, and the event completes with every lecture published."""
+    seen = {w: p.stat().st_size for w, p in cluster.logs.items()}   # the workers' logs so far
+    event, log = _start_event(cluster, "storage", "Storage day",
+                              {f"storage-{i}": t for i, t in enumerate(STORAGE_TEXTS)})
+    try:
+        _wait_for_runs(cluster, event, log, 2)
+        deadline = time.monotonic() + 120   # until a lecture's stages run (a task logs its progress)
+        while not any("Task run '" in _log_since(cluster.logs[w], seen[w]) for w in seen):
+            assert time.monotonic() < deadline and event.poll() is None, log.read_text()
+            time.sleep(0.2)
+        down = _run(MEDIALIB, "storage", "down", env=cluster.env, timeout=60)   # by the pids it recorded
+        assert down.returncode == 0 and "embedded S3 server" in down.stdout, down.stdout + down.stderr
+        time.sleep(5)
+        up = _run(MEDIALIB, "storage", "up", env=cluster.env, timeout=120)      # the same data and port
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert up.stdout.startswith(f"running: {_endpoint(cluster)} "), up.stdout
+        assert event.wait(timeout=420) == 0, log.read_text()
+    finally:
+        if event.poll() is None:
+            os.killpg(event.pid, signal.SIGKILL)
+    assert "3 published" in log.read_text(), log.read_text()
+    assert {f"Storage {i}" for i in range(len(STORAGE_TEXTS))} <= _published_titles(cluster)
+    # The outage met running lectures (their stages, or a run's own call, found the server gone).
+    assert any("cannot reach the S3 server" in _log_since(cluster.logs[w], seen[w]) for w in seen)
+
+
+def _log_since(path: Path, offset: int) -> str:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", "replace")
+
+
+def test_an_event_runs_on_both_machines_and_survives_a_killed_worker(cluster, netns):
+    event, log = _start_event(cluster, "event", "Cluster test day", {f"session-{i}": t for i, t in enumerate(TEXTS)},
+                              header="date = 2026-11-28\n")
     try:
         # Kill the local worker as soon as it starts a lecture's run (the run and its ffmpeg go with it;
         # a short lecture on a quiet machine finishes within seconds, so no waiting here).
@@ -199,14 +264,12 @@ def test_an_event_runs_on_both_machines_and_survives_a_killed_worker(cluster, ne
     out = log.read_text()
     for i in range(len(TEXTS)):
         assert f"Session {i}" in out
-    with urllib.request.urlopen(_public_url(cluster), timeout=30) as r:
-        catalog = json.loads(r.read())
-    titles = {e["title"] for e in catalog}
-    assert {f"Session {i}" for i in range(len(TEXTS))} <= titles
+    assert {f"Session {i}" for i in range(len(TEXTS))} <= _published_titles(cluster)
     # The staff upload page's view of the runs: each lecture's, one crashed by the killed worker.
     probe = ("import json; from medialib_app import cluster; cluster.apply_join(None); "
              "from medialib_app.review.uploads import lecture_runs; print(json.dumps(lecture_runs()))")
-    runs = json.loads(_run(sys.executable, "-c", probe, env=cluster.env, timeout=60).stdout)
+    runs = [r for r in json.loads(_run(sys.executable, "-c", probe, env=cluster.env, timeout=60).stdout)
+            if r["lecture"].startswith("session-")]   # this event's (another test's ran before)
     assert {r["lecture"].rsplit("-", 1)[0] for r in runs} == {f"session-{i}" for i in range(len(TEXTS))}
     assert "CRASHED" in {r["state"] for r in runs} and "COMPLETED" in {r["state"] for r in runs}
     b_log = cluster.logs["wB"].read_text()
@@ -223,30 +286,27 @@ def _alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-def _public_url(cluster) -> str:
+def _join_value(cluster, key: str) -> str:
     for line in cluster.join.read_text().splitlines():
-        if line.startswith("public_base_url"):
-            return json.loads(line.split("=", 1)[1]) + "/catalog.json"
-    raise AssertionError("no public_base_url in the join file")
+        if line.startswith(f"{key} "):
+            return json.loads(line.split("=", 1)[1])
+    raise AssertionError(f"no {key} in the join file")
+
+
+def _public_url(cluster) -> str:
+    return _join_value(cluster, "public_base_url") + "/catalog.json"
+
+
+def _endpoint(cluster) -> str:
+    return _join_value(cluster, "endpoint_url")
 
 
 def test_prefect_server_restarted_mid_event(cluster):
     """Prefect's server goes away while a lecture runs and comes back: the event still completes."""
-    wav = clips.speech_wav(cluster.recordings / "late.wav", "A last session about notes and reports after interviews.")
-    clip = clips.lecture_clip(cluster.recordings / "late.mp4", wav, size="640x360")
-    manifest = cluster.recordings / "late.toml"
-    manifest.write_text(f'[event]\nname = "Late session"\n[[recording]]\nfile = "{clip.name}"\n'
-                        'title = "Late session"\nlanguage = "en"\n', encoding="utf-8")
-    log = cluster.root / "late.log"
-    with open(log, "wb") as out:
-        event = subprocess.Popen([MEDIALIB, "event", "process", str(manifest)], env=cluster.env, stdout=out,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    event, log = _start_event(cluster, "late", "Late session",
+                              {"late-session": "A last session about notes and reports after interviews."})
     try:
-        alive = [n for n, p in cluster.workers.items() if p.poll() is None]
-        deadline = time.monotonic() + 120
-        while not any(cluster.runs_of(n) for n in alive):
-            assert time.monotonic() < deadline and event.poll() is None, log.read_text()
-            time.sleep(0.5)
+        _wait_for_runs(cluster, event, log, 1)
         state = json.loads((cluster.root / "server" / "cluster" / "prefect-server.json").read_text())
         os.killpg(state["pid"], signal.SIGTERM)
         while Path(f"/proc/{state['pid']}").exists():

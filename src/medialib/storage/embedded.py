@@ -202,15 +202,37 @@ def _port_answers(host: str, port: int, timeout_s: float = 2.0) -> bool:
         conn.close()
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def _bindable(family: socket.AddressFamily, host: str, port: int) -> bool:
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         # Like Go's listeners: a port in TIME_WAIT after our own stop is free to reuse.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)   # [::] covers 0.0.0.0 too
         try:
             s.bind((host, port))
         except OSError:
             return False
     return True
+
+
+def _wildcard_free(port: int) -> bool:
+    """No listener holds port on any address of this machine (IPv4 or IPv6)."""
+    if socket.has_ipv6:
+        try:
+            return _bindable(socket.AF_INET6, "::", port)
+        except OSError:   # IPv6 switched off: creating the socket fails
+            pass
+    return _bindable(socket.AF_INET, "0.0.0.0", port)
+
+
+def _port_free(host: str, port: int) -> bool:
+    """weed mini can take port: free on host and, as weed mini 4.48 checks it, on the wildcard address.
+
+    weed mini binds each port on -ip.bind and then on [::] before it starts anything, and
+    exits ("Port allocation failed") when either fails: a listener on the same port on any
+    other address (say a forwarder of the S3 port on this machine's network address) stops it.
+    """
+    return _bindable(socket.AF_INET, host, port) and _wildcard_free(port)
 
 
 def _free_ports(host: str, n: int, avoid=frozenset()) -> list[int]:
@@ -293,9 +315,16 @@ def _choose_ports(opts: EmbeddedOptions, data_dir: Path, *, fresh: bool) -> dict
     worker cannot reach) is repaired: the good ports are kept, the bad ones replaced, with a warning.
     """
     host = opts.host
-    if opts.s3_port and not _port_free(host, opts.s3_port):
+    if opts.s3_port and not _bindable(socket.AF_INET, host, opts.s3_port):
         raise ConfigError(
             f"port {opts.s3_port} on {host} is in use by another program; set embedded.s3_port "
+            "(MEDIALIB_EMBEDDED__S3_PORT) to a free port, or 0 to pick one"
+        )
+    if opts.s3_port and not _wildcard_free(opts.s3_port):
+        raise ConfigError(
+            f"port {opts.s3_port} is in use on another address of this machine, and weed mini needs it free on "
+            "every address; if that is the S3 port forwarder of `medialib server up`, restart the storage with "
+            "`medialib storage up` (it moves the forwarder aside), else set embedded.s3_port "
             "(MEDIALIB_EMBEDDED__S3_PORT) to a free port, or 0 to pick one"
         )
     previous = None if fresh else _read_json(data_dir / PORTS_FILE)
