@@ -17,6 +17,7 @@ from datetime import timedelta
 from prefect import flow
 
 from medialib.config import load_settings
+from medialib.errors import through_hiccups
 
 from .results import MedialibResults
 
@@ -120,7 +121,7 @@ def submit_lecture(request, *, deployment: str = "process-lecture/process-lectur
 
     s = load_settings()
     # Ingest here: a storage hiccup (the S3 server restarting) is waited out like a task's.
-    lecture = _through_hiccups(lambda: stages.start_lecture(request, resolve_storage(s)), s.flow.retry_delays())
+    lecture = through_hiccups(lambda: stages.start_lecture(request, resolve_storage(s)), s.flow.retry_delays())
     return run_on_workers(request, lecture, deployment=deployment)
 
 
@@ -148,14 +149,14 @@ def run_on_workers(request, lecture, *, deployment: str = "process-lecture/proce
                              tags=["medialib", f"lecture:{lid}"])
         run = _wait_for_run(run.id, s.cluster.start_timeout_s * 5)
         if run.state.is_completed():
-            return _through_hiccups(run.state.result, delays)   # read from the shared storage
+            return through_hiccups(run.state.result, delays)   # read from the shared storage
         if run.state.is_cancelled() or run.state.is_cancelling():
             raise OperatorError(f"{lid}: cancelled ({run.state.message or 'by staff'})")
         if run.state.is_crashed():
             continue
         if not _failed_transiently(run.state):
             # The stage's own error, typed (kept in the shared storage, read through its hiccups).
-            return _through_hiccups(lambda: run.state.result(raise_on_failure=True), delays)
+            return through_hiccups(lambda: run.state.result(raise_on_failure=True), delays)
         if attempt == s.cluster.resubmit:
             raise TransientError(f"{lid}: {run.state.message}")
         # A stage's retries ran out, or the flow's own call to the storage failed (not a task: no retry).
@@ -171,21 +172,6 @@ def _failed_transiently(state) -> bool:
     when the storage was what failed.
     """
     return state.is_failed() and "TransientError: " in (state.message or "")
-
-
-def _through_hiccups(call, delays: list[float]):
-    """call(), again after each delay while it fails with a TransientError (a storage hiccup), as a task retries."""
-    import time
-
-    from medialib.errors import TransientError
-
-    for delay in [*delays, None]:
-        try:
-            return call()
-        except TransientError:
-            if delay is None:
-                raise
-            time.sleep(delay)
 
 
 def _wait_for_run(run_id, api_outage_s: float, poll_s: float = 5.0):

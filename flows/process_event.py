@@ -26,6 +26,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
+from medialib.errors import through_hiccups
 from medialib.ids import file_sha256
 from medialib.pipeline import event as ev
 from medialib.storage.embedded import resolve_storage
@@ -76,7 +77,8 @@ def lecture_task(spec: ev.RecordingSpec, opts) -> ev.RecordingOutcome:
     started = time.monotonic()
     _announce("started", spec)
     try:
-        published_id = ev.published_unchanged(spec, file_sha256(spec.file), opts)
+        sha256, delays = file_sha256(spec.file), settings().flow.retry_delays()
+        published_id = through_hiccups(lambda: ev.published_unchanged(spec, sha256, opts), delays)
         if published_id is not None:
             outcome = ev.RecordingOutcome(index=spec.index, file=spec.label, title=spec.title, status="skipped",
                                           detail="already published from the same file with the same details",

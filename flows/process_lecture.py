@@ -23,7 +23,7 @@ from prefect import flow, get_run_logger, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from medialib.config import Settings, load_settings, medialib_home
-from medialib.errors import is_transient
+from medialib.errors import is_transient, through_hiccups
 from medialib.ids import options_digest
 from medialib.pipeline import stages
 from medialib.pipeline.chunked import wants_chunked_ladder as use_chunked_ladder
@@ -209,7 +209,8 @@ def process_lecture(source: str, title: str, language: str | None = None, speake
     lecture: Lecture = from_jsonable(Lecture, lecture) if lecture is not None else t["ingest"](request, opts)
     ing = lecture.ingested
     ladder_task_ = t["ladder"]
-    if stages.ladder_missing(ing, opts, s.ladder, lecture.roles):   # a cached result would name deleted renditions
+    # a cached result would name deleted renditions (read outside a task: its retries are here)
+    if through_hiccups(lambda: stages.ladder_missing(ing, opts, s.ladder, lecture.roles), s.flow.retry_delays()):
         ladder_task_ = ladder_task_.with_options(refresh_cache=True)
     if use_chunked_ladder(ing.info, s.chunks):   # a long recording: a task per chunk, joined (flows/chunked.py)
         from .chunked import chunked_ladder

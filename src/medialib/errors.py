@@ -97,3 +97,17 @@ class TransientError(MedialibError):
 def is_transient(exc: BaseException) -> bool:
     """True for errors worth a retry; used by the flows' retry conditions."""
     return isinstance(exc, TransientError)
+
+
+def through_hiccups(call, delays):
+    """call(), again after each delay while it fails with a TransientError: a task's retries
+    for the few storage reads a flow makes outside its tasks."""
+    import time
+
+    for delay in [*delays, None]:
+        try:
+            return call()
+        except TransientError:
+            if delay is None:
+                raise
+            time.sleep(delay)
