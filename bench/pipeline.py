@@ -235,7 +235,7 @@ def run(kind: str, minutes: float, height: int) -> None:
         for name in stage_peak:
             print(f"    {name:<11}{stage_peak[name]:>7.0f}{self_peak[name]:>7.0f}")
         print(f"memory: peak RSS of the process tree {peak['tree']:.0f} MB for a {minutes:g}-minute recording "
-              f"(target <= 1500 MB; the S3 server excluded)")
+              f"(target <= 1000 MB; the S3 server excluded)")
 
 
 GROWTH_CODE = r"""
