@@ -14,9 +14,13 @@ go through the archive bucket), so any worker can run any of them:
 
 - distributed=False: .submit() into the calling flow's task runner (threads on this worker,
   capped by flow.task_workers);
-- distributed=True: .delay() to Prefect task workers on other machines (each runs
-  `serve_tasks()`; needs the cluster's result storage, which `medialib deploy` sets up).
-  Not yet exercised on the cluster: tested here with distributed=False only.
+- distributed=True: .delay() to Prefect task workers on any machine (`medialib worker start`
+  runs one beside its process worker: `serve_tasks()`). The parameters and results travel
+  through the cluster's result storage (the archive bucket, `prefect-results/`); storage
+  and home are the task worker's own (the task gets None for them), and each task holds
+  one of its machine's slots (flow.encoders_per_machine, flow.transcribers_per_machine).
+- distributed=None (process_lecture): True on a Prefect server where task workers serve
+  these tasks and [chunks] distribute is on; else False.
 
 Window 0 runs first when no language was given: the others are then decoded in the
 language it found, as one pass would. Only TransientError is retried; every task is
@@ -25,35 +29,59 @@ cached on content like process_lecture's stages.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import time
 from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from medialib.config import ChunkOptions, FlowOptions, LadderOptions, SpeechOptions, StorageOptions
+from medialib.config import ChunkOptions, FlowOptions, LadderOptions, SpeechOptions, StorageOptions, medialib_home
+from medialib.errors import OperatorError
 from medialib.pipeline import chunked
 from medialib.pipeline.records import Ingested, LadderResult, TranscriptResult
+from medialib.procs import machine_slot
 
-from .process_lecture import _key, _transient_only
+from .process_lecture import _key, _transient_only, settings
 from .progress import reporter
 
 use_chunked_ladder = chunked.wants_chunked_ladder
 use_windows = chunked.wants_windows
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _on_this_machine(opts: StorageOptions | None, home: Path | None, slot: str):
+    """(storage, home) for a task: the caller's, or (None: a task worker's run) this machine's, holding a slot."""
+    if opts is not None:
+        yield opts, home
+        return
+    from medialib.storage.embedded import resolve_storage
+
+    s = settings()
+    home = medialib_home()
+    limit = s.flow.encoders_per_machine if slot == "encode" else s.flow.transcribers_per_machine
+    with machine_slot(slot, limit, home / "slots"):
+        yield resolve_storage(s), home
 
 
 @task(name="ladder-chunk", cache_key_fn=_key("ladder-chunk", "ladder_opts", "plan", "chunk"), persist_result=True,
       retry_condition_fn=_transient_only)
-def ladder_chunk_task(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, home: Path,
+def ladder_chunk_task(ing: Ingested, opts: StorageOptions | None, ladder_opts: LadderOptions, home: Path | None,
                       plan: chunked.ChunkedLadder, chunk) -> str:
-    return chunked.ladder_chunk_stage(ing, opts, ladder_opts, home, plan, chunk,
-                                      progress=reporter(f"ladder chunk {chunk.index}", get_run_logger()))
+    with _on_this_machine(opts, home, "encode") as (opts, home):
+        return chunked.ladder_chunk_stage(ing, opts, ladder_opts, home, plan, chunk,
+                                          progress=reporter(f"ladder chunk {chunk.index}", get_run_logger()))
 
 
 @task(name="ladder-audio", cache_key_fn=_key("ladder-audio", "ladder_opts", "plan"), persist_result=True,
       retry_condition_fn=_transient_only)
-def ladder_audio_task(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, home: Path,
+def ladder_audio_task(ing: Ingested, opts: StorageOptions | None, ladder_opts: LadderOptions, home: Path | None,
                       plan: chunked.ChunkedLadder) -> str | None:
-    return chunked.ladder_audio_stage(ing, opts, ladder_opts, home, plan,
-                                      progress=reporter("ladder audio", get_run_logger()))
+    with _on_this_machine(opts, home, "encode") as (opts, home):
+        return chunked.ladder_audio_stage(ing, opts, ladder_opts, home, plan,
+                                          progress=reporter("ladder audio", get_run_logger()))
 
 
 @task(name="ladder-join", cache_key_fn=_key("ladder-join", "plan", "chunk_prefixes", "audio_prefix"),
@@ -72,10 +100,12 @@ def plan_windows_task(ing: Ingested, audio_key: str, opts: StorageOptions, chunk
 @task(name="transcribe-window", cache_key_fn=_key("transcribe-window", "job", "speech_opts", "language", "task",
                                                   "prompt_terms"),
       persist_result=True, retry_condition_fn=_transient_only)
-def transcribe_window_task(ing: Ingested, job, opts: StorageOptions, speech_opts: SpeechOptions, home: Path,
-                           language: str | None, task: str = "transcribe", prompt_terms: tuple[str, ...] = ()) -> str:
-    return chunked.transcribe_window_stage(job, ing.lecture_id, opts, speech_opts, home, language=language,
-                                           task=task, prompt_terms=prompt_terms)
+def transcribe_window_task(ing: Ingested, job, opts: StorageOptions | None, speech_opts: SpeechOptions,
+                           home: Path | None, language: str | None, task: str = "transcribe",
+                           prompt_terms: tuple[str, ...] = ()) -> str:
+    with _on_this_machine(opts, home, "transcribe") as (opts, home):
+        return chunked.transcribe_window_stage(job, ing.lecture_id, opts, speech_opts, home, language=language,
+                                               task=task, prompt_terms=prompt_terms)
 
 
 @task(name="merge-windows", retry_condition_fn=_transient_only)
@@ -93,15 +123,79 @@ TASKS = (ladder_chunk_task, ladder_audio_task, ladder_join_task, plan_windows_ta
          merge_windows_task)
 
 
-def serve_tasks() -> None:
-    """Run on a machine that should take chunks and windows of distributed runs (blocks)."""
-    from prefect.task_worker import serve
+SERVED = (ladder_chunk_task, ladder_audio_task, transcribe_window_task)   # what task workers run
 
-    serve(ladder_chunk_task, ladder_audio_task, transcribe_window_task)
+
+def serve_tasks(encoders: int | None = None, transcribers: int | None = None) -> None:
+    """Take chunks and windows of distributed runs on this machine until stopped (blocks).
+
+    Two Prefect task workers in one process: one for the ladder's tasks, one for Whisper's,
+    each taking at most this machine's slots of its kind (flow.encoders_per_machine,
+    flow.transcribers_per_machine; 0 there: flow.task_workers) so a busy machine leaves
+    runs to idle ones. Tasks also hold the machine's slots while they run, shared with the
+    lecture runs of the process worker beside it. Each Prefect task worker holds one run
+    beyond its limit, received and waiting (Prefect's subscription acknowledges before
+    the limit is taken).
+    """
+    import asyncio
+
+    from prefect.task_worker import TaskWorker
+
+    s = settings()
+    opts = dict(retries=s.flow.retries, retry_delay_seconds=s.flow.retry_delays())
+    if block := os.environ.get("PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK"):
+        # Named, not inherited: the submitter's run context (which Prefect hands the task worker)
+        # carries its result storage without the block's id, and Prefect cannot write through that.
+        opts["result_storage"] = block
+    encoders = encoders or s.flow.encoders_per_machine or s.flow.task_workers
+    transcribers = transcribers or s.flow.transcribers_per_machine or s.flow.task_workers
+    groups = (((ladder_chunk_task, ladder_audio_task), encoders), ((transcribe_window_task,), transcribers))
+
+    async def main() -> None:
+        workers = [TaskWorker(*(t.with_options(**opts) for t in tasks), limit=n) for tasks, n in groups]
+        await asyncio.gather(*(w.astart() for w in workers))
+
+    log.info("serving ladder chunks (%d at once) and speech windows (%d at once)", encoders, transcribers)
+    asyncio.run(main())
+
+
+def task_workers_serving(chunk_opts: ChunkOptions) -> bool:
+    """Distribute? A Prefect server is configured and some task worker serves chunks and windows."""
+    if not chunk_opts.distribute or not os.environ.get("PREFECT_API_URL"):
+        return False
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            r = client.request("POST", "/task_workers/filter",
+                               json={"task_worker_filter": {"task_keys": [t.task_key for t in SERVED]}})
+            r.raise_for_status()
+            workers = r.json()
+    except Exception as e:  # noqa: BLE001 - an older server, a hiccup: this run does its chunks itself
+        log.warning("could not ask Prefect's server for task workers (%s); chunks run in this run", e)
+        return False
+    served = {k for w in workers for k in w.get("task_keys", ())}
+    return all(t.task_key in served for t in SERVED)
 
 
 def _start(t, distributed: bool, *args):
     return t.delay(*args) if distributed else t.submit(*args)
+
+
+def _results(futures, distributed: bool, timeout_s: float) -> list:
+    """The futures' results; a distributed one not final within timeout_s fails the run (its task worker died?)."""
+    if not distributed:
+        return [f.result() for f in futures]
+    deadline = time.monotonic() + timeout_s
+    out = []
+    for f in futures:
+        try:
+            out.append(f.result(timeout=max(1.0, deadline - time.monotonic())))
+        except TimeoutError:
+            raise OperatorError(
+                f"task run {f.task_run_id} did not finish within {timeout_s:.0f} s ([chunks] task_timeout_s): "
+                "its task worker may have stopped; run the lecture again (finished chunks are reused)") from None
+    return out
 
 
 def _retrying(flow_opts: FlowOptions | None, *tasks):
@@ -112,32 +206,42 @@ def _retrying(flow_opts: FlowOptions | None, *tasks):
 
 
 def chunked_ladder(ing: Ingested, opts: StorageOptions, ladder_opts: LadderOptions, chunk_opts: ChunkOptions,
-                   home: Path, roles=(), *, distributed: bool = False,
+                   home: Path, roles=(), *, distributed: bool | None = None,
                    flow_opts: FlowOptions | None = None) -> LadderResult:
     """The ladder_stage result, made by one task per chunk plus one for the audio, then a join."""
     ladder_audio_task, ladder_chunk_task, ladder_join_task = _retrying(flow_opts, _audio, _chunk, _join)
+    if distributed is None:
+        distributed = task_workers_serving(chunk_opts)
     plan = chunked.plan_chunked_ladder(ing, ladder_opts, chunk_opts, roles=tuple(roles))
-    get_run_logger().info("ladder in %d chunks of ~%.0f s", len(plan.chunks), chunk_opts.ladder_chunk_s)
-    audio = _start(ladder_audio_task, distributed, ing, opts, ladder_opts, home, plan)
-    parts = [_start(ladder_chunk_task, distributed, ing, opts, ladder_opts, home, plan, c) for c in plan.chunks]
-    return ladder_join_task(ing, opts, home, plan, [p.result() for p in parts], audio.result())
+    get_run_logger().info("ladder in %d chunks of ~%.0f s%s", len(plan.chunks), chunk_opts.ladder_chunk_s,
+                          ", on the task workers" if distributed else "")
+    there = (None, None) if distributed else (opts, home)   # a task worker uses its own storage settings and home
+    audio = _start(ladder_audio_task, distributed, ing, there[0], ladder_opts, there[1], plan)
+    parts = [_start(ladder_chunk_task, distributed, ing, there[0], ladder_opts, there[1], plan, c)
+             for c in plan.chunks]
+    *prefixes, audio_prefix = _results([*parts, audio], distributed, chunk_opts.task_timeout_s)
+    return ladder_join_task(ing, opts, home, plan, prefixes, audio_prefix)
 
 
 def windowed_transcript(ing: Ingested, audio_key: str, opts: StorageOptions, speech_opts: SpeechOptions,
                         chunk_opts: ChunkOptions, home: Path, language: str | None, task: str = "transcribe",
-                        prompt_terms: tuple[str, ...] = (), *, distributed: bool = False,
+                        prompt_terms: tuple[str, ...] = (), *, distributed: bool | None = None,
                         flow_opts: FlowOptions | None = None) -> TranscriptResult:
     """The transcribe_stage result, made by one task per window, then a merge."""
     plan_windows_task, transcribe_window_task, merge_windows_task = _retrying(flow_opts, _plan_w, _window, _merge)
+    if distributed is None:
+        distributed = task_workers_serving(chunk_opts)
     jobs = plan_windows_task(ing, audio_key, opts, chunk_opts, home)
-    get_run_logger().info("speech in %d windows of ~%.0f s", len(jobs), chunk_opts.speech_window_s)
+    get_run_logger().info("speech in %d windows of ~%.0f s%s", len(jobs), chunk_opts.speech_window_s,
+                          ", on the task workers" if distributed else "")
+    there = (None, None) if distributed else (opts, home)
     keys: list = [None] * len(jobs)
     requested = language  # names the transcript, as transcribe_stage names it
     if language is None:  # window 0 decides the language, as in one pass
         keys[0] = transcribe_window_task(ing, jobs[0], opts, speech_opts, home, None, task, prompt_terms)
         language = chunked.window_language(opts, keys[0]) if task == "transcribe" else None
-    futures = {i: _start(transcribe_window_task, distributed, ing, jobs[i], opts, speech_opts, home, language, task,
-                         prompt_terms) for i in range(len(jobs)) if keys[i] is None}
-    for i, f in futures.items():
-        keys[i] = f.result()
+    futures = {i: _start(transcribe_window_task, distributed, ing, jobs[i], there[0], speech_opts, there[1], language,
+                         task, prompt_terms) for i in range(len(jobs)) if keys[i] is None}
+    for i, key in zip(futures, _results(list(futures.values()), distributed, chunk_opts.task_timeout_s)):
+        keys[i] = key
     return merge_windows_task(ing, jobs, keys, opts, speech_opts, requested, task, prompt_terms)
