@@ -161,9 +161,11 @@ def serve_tasks(encoders: int | None = None, transcribers: int | None = None) ->
 
 def task_workers_serving(chunk_opts: ChunkOptions) -> bool:
     """Distribute? A Prefect server is configured and some task worker serves chunks and windows."""
-    if not chunk_opts.distribute or not os.environ.get("PREFECT_API_URL"):
-        return False
     from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings
+
+    if not chunk_opts.distribute or not get_current_settings().api.url:   # Prefect's own server for one run
+        return False
 
     try:
         with get_client(sync_client=True) as client:

@@ -34,7 +34,7 @@ SENTENCES = ("Good morning, and welcome to the second session.", "Today we talk 
              "After the interview, read your notes back to the witness.",
              "Then ask the witness to sign each page of the statement.",
              "Finally, file the statement with the case papers the same day.")
-CHUNKS = {"LADDER_ABOVE_S": "5", "LADDER_CHUNK_S": "6", "SPEECH_ABOVE_S": "5", "SPEECH_WINDOW_S": "10",
+CHUNKS = {"LADDER_ABOVE_S": "5", "LADDER_CHUNK_S": "12", "SPEECH_ABOVE_S": "5", "SPEECH_WINDOW_S": "15",
           "SPEECH_SEARCH_S": "4"}
 
 
