@@ -126,7 +126,7 @@ TASKS = (ladder_chunk_task, ladder_audio_task, ladder_join_task, plan_windows_ta
 SERVED = (ladder_chunk_task, ladder_audio_task, transcribe_window_task)   # what task workers run
 
 
-def serve_tasks(encoders: int | None = None, transcribers: int | None = None) -> None:
+def serve_tasks() -> None:
     """Take chunks and windows of distributed runs on this machine until stopped (blocks).
 
     Two Prefect task workers in one process: one for the ladder's tasks, one for Whisper's,
@@ -147,8 +147,8 @@ def serve_tasks(encoders: int | None = None, transcribers: int | None = None) ->
         # Named, not inherited: the submitter's run context (which Prefect hands the task worker)
         # carries its result storage without the block's id, and Prefect cannot write through that.
         opts["result_storage"] = block
-    encoders = encoders or s.flow.encoders_per_machine or s.flow.task_workers
-    transcribers = transcribers or s.flow.transcribers_per_machine or s.flow.task_workers
+    encoders = s.flow.encoders_per_machine or s.flow.task_workers
+    transcribers = s.flow.transcribers_per_machine or s.flow.task_workers
     groups = (((ladder_chunk_task, ladder_audio_task), encoders), ((transcribe_window_task,), transcribers))
 
     async def main() -> None:

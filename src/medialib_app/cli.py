@@ -170,9 +170,9 @@ def _parser() -> argparse.ArgumentParser:
     wt.add_argument("--join", type=Path, metavar="FILE",
                     help="the join file from `medialib server up` (default: this machine's own)")
     wt.add_argument("--encoders", type=int, metavar="N",
-                    help="ladder chunks at once (default: flow.encoders_per_machine)")
+                    help="ladder chunks at once (default: flow.encoders_per_machine; sets it for them)")
     wt.add_argument("--transcribers", type=int, metavar="N",
-                    help="Whisper windows at once (default: flow.transcribers_per_machine)")
+                    help="Whisper windows at once (default: flow.transcribers_per_machine; sets it for them)")
 
     dp = sub.add_parser("deploy", help="deploy the flows to the Prefect server again (`server up` does it)")
     dp.add_argument("--join", type=Path, metavar="FILE", help="the join file (default: this machine's own)")
@@ -611,9 +611,12 @@ def _serve_tasks(args, join) -> int:
 
     if os.environ.get("MEDIALIB_TASKS_OF_WORKER"):
         die_with_parent()   # started by `worker start`: it and its ffmpeg end when the process worker does
+    for name, n in (("ENCODERS", args.encoders), ("TRANSCRIBERS", args.transcribers)):
+        if n:   # this machine's slots for the tasks too, so it never takes more than it runs
+            os.environ[f"MEDIALIB_FLOW__{name}_PER_MACHINE"] = str(n)
     print(f"task worker for chunks and windows at {join.prefect_api_url} (storage {join.endpoint_url}); "
           "Ctrl-C stops it", flush=True)
-    serve_tasks(args.encoders, args.transcribers)
+    serve_tasks()
     return 0
 
 
