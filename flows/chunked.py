@@ -19,6 +19,8 @@ go through the archive bucket), so any worker can run any of them:
   through the cluster's result storage (the archive bucket, `prefect-results/`); storage
   and home are the task worker's own (the task gets None for them), and each task holds
   one of its machine's slots (flow.encoders_per_machine, flow.transcribers_per_machine).
+  A task worker names each run it takes after itself; a run whose task worker Prefect's
+  server no longer knows (the machine died) is handed out again (_results).
 - distributed=None (process_lecture): True on a Prefect server where task workers serve
   these tasks and [chunks] distribute is on; else False.
 
@@ -64,6 +66,9 @@ def _on_this_machine(opts: StorageOptions | None, home: Path | None, slot: str):
     limit = s.flow.encoders_per_machine if slot == "encode" else s.flow.transcribers_per_machine
     with machine_slot(slot, limit, home / "slots"):
         yield resolve_storage(s), home
+
+
+RUNNER = "@"   # a task run a task worker took is renamed NAME@HOST-PID (that worker's id)
 
 
 @task(name="ladder-chunk", cache_key_fn=_key("ladder-chunk", "ladder_opts", "plan", "chunk"), persist_result=True,
@@ -151,8 +156,26 @@ def serve_tasks() -> None:
     transcribers = s.flow.transcribers_per_machine or s.flow.task_workers
     groups = (((ladder_chunk_task, ladder_audio_task), encoders), ((transcribe_window_task,), transcribers))
 
+    class NamingTaskWorker(TaskWorker):
+        """Prefect's task worker, naming each run it takes after itself (see _results).
+
+        Named on receipt, before the run waits for this worker's limit: a run received and
+        waiting on a machine that then dies is found too. (TaskWorker._acquire_token is
+        called once per received run, right after the server hands it over; Prefect pinned.)
+        """
+
+        async def _acquire_token(self, task_run_id) -> bool:
+            try:
+                run = await self._client.read_task_run(task_run_id)
+                if RUNNER not in run.name:
+                    await self._client.request("PATCH", "/task_runs/{id}", path_params={"id": task_run_id},
+                                               json={"name": f"{run.name}{RUNNER}{self.client_id}"})
+            except Exception as e:  # noqa: BLE001 - only a name: the run goes on all the same
+                log.warning("could not name task run %s after this machine: %s", task_run_id, e)
+            return await super()._acquire_token(task_run_id)
+
     async def main() -> None:
-        workers = [TaskWorker(*(t.with_options(**opts) for t in tasks), limit=n) for tasks, n in groups]
+        workers = [NamingTaskWorker(*(t.with_options(**opts) for t in tasks), limit=n) for tasks, n in groups]
         await asyncio.gather(*(w.astart() for w in workers))
 
     log.info("serving ladder chunks (%d at once) and speech windows (%d at once)", encoders, transcribers)
@@ -181,23 +204,83 @@ def task_workers_serving(chunk_opts: ChunkOptions) -> bool:
 
 
 def _start(t, distributed: bool, *args):
-    return t.delay(*args) if distributed else t.submit(*args)
+    return _Delayed(t, args) if distributed else t.submit(*args)
 
 
-def _results(futures, distributed: bool, timeout_s: float) -> list:
-    """The futures' results; a distributed one not final within timeout_s fails the run (its task worker died?)."""
+class _Delayed:
+    """A task run on the task workers, and how to hand it out again if its task worker goes away."""
+
+    def __init__(self, t, args):
+        self.task, self.args = t, args
+        self.future = t.delay(*args)
+        self.lost_polls = 0
+
+    def again(self, runner: str) -> None:
+        from prefect.client.orchestration import get_client
+        from prefect.states import Crashed
+
+        lost = self.future.task_run_id
+        get_run_logger().warning("%s: its task worker %s went away; handed out again", self.task.name, runner)
+        try:   # so Prefect's UI does not show it running forever
+            with get_client(sync_client=True) as client:
+                client.set_task_run_state(lost, Crashed(message=f"its task worker {runner} went away"), force=True)
+        except Exception as e:  # noqa: BLE001 - only the old run's state
+            log.warning("could not mark task run %s crashed: %s", lost, e)
+        self.future = self.task.delay(*self.args)
+        self.lost_polls = 0
+
+
+def _results(futures, distributed: bool, timeout_s: float, poll_s: float = 5.0, lost_after: int = 2) -> list:
+    """The futures' results, in order.
+
+    Distributed: a run whose task worker has gone (it named the run, the server no longer
+    knows it) for `lost_after` polls is handed out again (a finished chunk comes from the
+    cache); one not final within timeout_s fails the lecture's run.
+    """
     if not distributed:
         return [f.result() for f in futures]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
+
     deadline = time.monotonic() + timeout_s
-    out = []
-    for f in futures:
+    waiting = list(futures)
+    while waiting:
         try:
-            out.append(f.result(timeout=max(1.0, deadline - time.monotonic())))
-        except TimeoutError:
+            with get_client(sync_client=True) as client:
+                runs = {r.id: r for r in client.read_task_runs(task_run_filter=TaskRunFilter(
+                    id=TaskRunFilterId(any_=[d.future.task_run_id for d in waiting])))}
+                r = client.request("POST", "/task_workers/filter", json={"task_worker_filter": None})
+                alive = {w["identifier"] for w in r.json()} if r.status_code == 200 else None
+        except Exception as e:  # noqa: BLE001 - Prefect's server restarting: wait it out (the deadline holds)
+            log.warning("could not read the task runs (%s); waiting", e)
+            runs, alive = {}, None
+        still = []
+        for d in waiting:
+            run = runs.get(d.future.task_run_id)
+            if run is None and alive is None:   # nothing known this time
+                still.append(d)
+                continue
+            if run is not None and run.state is not None and run.state.is_final():
+                continue
+            runner = run.name.partition(RUNNER)[2] if run is not None else ""
+            if runner and alive is not None and runner not in alive:
+                d.lost_polls += 1
+                if d.lost_polls >= lost_after:
+                    d.again(runner)
+            else:
+                d.lost_polls = 0
+            still.append(d)
+        waiting = still
+        if waiting and time.monotonic() > deadline:
             raise OperatorError(
-                f"task run {f.task_run_id} did not finish within {timeout_s:.0f} s ([chunks] task_timeout_s): "
-                "its task worker may have stopped; run the lecture again (finished chunks are reused)") from None
-    return out
+                f"task run {waiting[0].future.task_run_id} did not finish within {timeout_s:.0f} s ([chunks] "
+                "task_timeout_s); run the lecture again (finished chunks are reused)")
+        if waiting:   # returns as soon as the first one is done, else after poll_s
+            try:
+                waiting[0].future.wait(timeout=poll_s)
+            except Exception:  # noqa: BLE001 - the server away: the next poll says
+                time.sleep(poll_s)
+    return [d.future.result() for d in futures]
 
 
 def _retrying(flow_opts: FlowOptions | None, *tasks):

@@ -12,9 +12,12 @@ spaced, every segment whole.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -123,3 +126,46 @@ def test_runs_find_the_task_workers_and_distribute_false_keeps_chunks_home(clust
     out = subprocess.run([str(Path(MEDIALIB).with_name("python")), "-c", probe], env=cluster.env,
                          capture_output=True, text=True, timeout=60)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, False], out.stderr
+
+
+def test_a_chunk_whose_machine_dies_is_handed_to_the_other(cluster):
+    """The machine not running the lecture dies holding a chunk: the run hands it out again and completes.
+
+    Last in this module: it leaves one worker.
+    """
+    text = "<speak>" + "".join(f'{s} <break time="700ms"/> ' for s in reversed(SENTENCES[:5])) + "</speak>"
+    wav = clips.speech_wav(cluster.recordings / "dies.wav", text, ssml=True)
+    clip = clips.lecture_clip(cluster.recordings / "dies.mp4", wav, size="640x360")
+    manifest = cluster.recordings / "dies.toml"
+    manifest.write_text(f'[event]\nname = "Dies"\n[[recording]]\nfile = "{clip.name}"\n'
+                        'title = "Dies session"\nlanguage = "en"\n', encoding="utf-8")
+    env = {**cluster.env, "MEDIALIB_CHUNKS__LADDER_ABOVE_S": "5", "MEDIALIB_CHUNKS__LADDER_CHUNK_S": "6"}
+    seen = {name: len(_received_lines(log)) for name, log in cluster.logs.items()}
+    log = cluster.root / "dies.log"
+    with open(log, "wb") as out:
+        event = subprocess.Popen([MEDIALIB, "event", "process", str(manifest)], env=env, stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        victim = None
+        while victim is None:
+            assert time.monotonic() < deadline and event.poll() is None, log.read_text()
+            running = [n for n in cluster.workers if cluster.runs_of(n)]
+            if running:
+                other = next(n for n in cluster.workers if n != running[0])
+                if any("ladder-chunk" in ln for ln in _received_lines(cluster.logs[other])[seen[other]:]):
+                    victim = other
+            time.sleep(0.2)
+        cluster.kill_worker(victim)
+        assert event.wait(timeout=300) == 0, log.read_text()
+    finally:
+        if event.poll() is None:
+            os.killpg(event.pid, signal.SIGKILL)
+    survivor = next(n for n in cluster.workers if n != victim)
+    assert "went away; handed out again" in cluster.logs[survivor].read_text()
+    catalog = json.loads(_get(_public_url(cluster)))
+    assert "Dies session" in {e["title"] for e in catalog}
+
+
+def _received_lines(log: Path) -> list[str]:
+    return [ln for ln in log.read_text(errors="replace").splitlines() if "Received task run:" in ln]
