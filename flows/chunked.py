@@ -263,7 +263,7 @@ def _results(futures, distributed: bool, timeout_s: float, poll_s: float = 5.0, 
             if run is not None and run.state is not None and run.state.is_final():
                 continue
             runner = run.name.partition(RUNNER)[2] if run is not None else ""
-            if runner and alive is not None and runner not in alive:
+            if runner and alive and runner not in alive:   # none known: Prefect's server just restarted
                 d.lost_polls += 1
                 if d.lost_polls >= lost_after:
                     d.again(runner)
