@@ -6,7 +6,7 @@
     windowed_transcript: cut windows ─ window 0 (language) ─┬─ window 1 ─┐
                                                             └─ window … ─┴─ merge -> TranscriptResult
 
-For the lead to call from process_lecture instead of ladder_task / transcribe_task when
+process_lecture calls these instead of ladder_task / transcribe_task when
 a recording is longer than [chunks] ladder_above_s / speech_above_s (use_chunked_ladder,
 use_windows); the results are the same records under the same keys, so nothing after
 them changes. Tasks take and return records and object keys only (inputs and outputs
@@ -160,9 +160,16 @@ def serve_tasks() -> None:
         """Prefect's task worker, naming each run it takes after itself (see _results).
 
         Named on receipt, before the run waits for this worker's limit: a run received and
-        waiting on a machine that then dies is found too. (TaskWorker._acquire_token is
-        called once per received run, right after the server hands it over; Prefect pinned.)
+        waiting on a machine that then dies is found too; and named again in the run the
+        engine is given, since the server takes a run's name from the engine's state events.
+        (TaskWorker._acquire_token is called once per received run, right after the server
+        hands it over, _safe_submit_scheduled_task_run once it has a slot; Prefect pinned.)
         """
+
+        async def _safe_submit_scheduled_task_run(self, task_run):
+            if RUNNER not in task_run.name:
+                task_run.name = f"{task_run.name}{RUNNER}{self.client_id}"
+            return await super()._safe_submit_scheduled_task_run(task_run)
 
         async def _acquire_token(self, task_run_id) -> bool:
             try:
