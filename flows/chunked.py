@@ -138,9 +138,10 @@ def serve_tasks() -> None:
     each taking at most this machine's slots of its kind (flow.encoders_per_machine,
     flow.transcribers_per_machine; 0 there: flow.task_workers) so a busy machine leaves
     runs to idle ones. Tasks also hold the machine's slots while they run, shared with the
-    lecture runs of the process worker beside it. Each Prefect task worker holds one run
-    beyond its limit, received and waiting (Prefect's subscription acknowledges before
-    the limit is taken).
+    lecture runs of the process worker beside it. Each Prefect task worker holds up to two
+    runs beyond its limit, waiting: one received (its subscription acknowledges before the
+    limit is taken) and one the server has sent and waits to have acknowledged (that one
+    goes back to the queue if the connection drops).
     """
     import asyncio
 
