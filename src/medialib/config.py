@@ -253,6 +253,8 @@ class ChunkOptions(_Section):
     speech_above_s: float = Field(ge=0)
     speech_window_s: float = Field(gt=0)    # minutes in production: Whisper decodes 30 s at a time, short windows lose context
     speech_search_s: float = Field(gt=0)
+    distribute: bool                        # with a Prefect server: chunks and windows to its task workers
+    task_timeout_s: float = Field(gt=0)     # a chunk or window on a task worker: the run fails after this
 
 
 class Settings(_Section):

@@ -163,6 +163,16 @@ def _parser() -> argparse.ArgumentParser:
     ws.add_argument("--pool", help="the work pool (default: the join file's)")
     ws.add_argument("--limit", type=int, metavar="N", help="at most N runs at once on this machine")
     ws.add_argument("--name", help="the worker's name in Prefect (default: generated)")
+    ws.add_argument("--no-tasks", action="store_true",
+                    help="take whole lectures only, no chunks or windows of other machines' long recordings")
+    wt = wk_sub.add_parser("tasks", help="take only chunks and windows of long recordings (Prefect task workers; "
+                                         "`worker start` runs these too)")
+    wt.add_argument("--join", type=Path, metavar="FILE",
+                    help="the join file from `medialib server up` (default: this machine's own)")
+    wt.add_argument("--encoders", type=int, metavar="N",
+                    help="ladder chunks at once (default: flow.encoders_per_machine; sets it for them)")
+    wt.add_argument("--transcribers", type=int, metavar="N",
+                    help="Whisper windows at once (default: flow.transcribers_per_machine; sets it for them)")
 
     dp = sub.add_parser("deploy", help="deploy the flows to the Prefect server again (`server up` does it)")
     dp.add_argument("--join", type=Path, metavar="FILE", help="the join file (default: this machine's own)")
@@ -579,11 +589,35 @@ def _cluster(args) -> int:
     # Runs started by this worker keep their results and cache records in the shared storage.
     import medialib_flows  # noqa: F401  (Prefect's home and quiet defaults for this machine)
 
+    if args.action == "tasks":
+        return _serve_tasks(args, join)
+    if not args.no_tasks:   # beside the process worker: a child in its own group that ends with it
+        import subprocess
+
+        tasks_argv = [sys.executable, "-m", "medialib_app.cli", "worker", "tasks"]
+        subprocess.Popen(tasks_argv + (["--join", str(args.join)] if args.join else []), stdin=subprocess.DEVNULL,
+                         env={**os.environ, "MEDIALIB_TASKS_OF_WORKER": "1"}, process_group=0)
     argv = cluster.worker_argv(args.pool or join.work_pool, args.limit, args.name)
     print(f"worker for pool {args.pool or join.work_pool!r} at {join.prefect_api_url} "
           f"(storage {join.endpoint_url}); Ctrl-C stops it", flush=True)
     os.execvpe(argv[0], argv, os.environ)
     return 0   # not reached
+
+
+def _serve_tasks(args, join) -> int:
+    """Prefect task workers for chunks and windows (flows/chunked.py), until stopped."""
+    from medialib.procs import die_with_parent
+    from medialib_flows.chunked import serve_tasks
+
+    if os.environ.get("MEDIALIB_TASKS_OF_WORKER"):
+        die_with_parent()   # started by `worker start`: it and its ffmpeg end when the process worker does
+    for name, n in (("ENCODERS", args.encoders), ("TRANSCRIBERS", args.transcribers)):
+        if n:   # this machine's slots for the tasks too, so it never takes more than it runs
+            os.environ[f"MEDIALIB_FLOW__{name}_PER_MACHINE"] = str(n)
+    print(f"task worker for chunks and windows at {join.prefect_api_url} (storage {join.endpoint_url}); "
+          "Ctrl-C stops it", flush=True)
+    serve_tasks()
+    return 0
 
 
 def _cancel(args) -> int:

@@ -97,6 +97,7 @@ def join_env(info: JoinInfo) -> dict[str, str]:
     return {
         "PREFECT_API_URL": info.prefect_api_url,
         "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": RESULTS_BLOCK,
+        "PREFECT_TASKS_SCHEDULING_DEFAULT_STORAGE_BLOCK": RESULTS_BLOCK,   # a task worker's parameters, too
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(info.heartbeat_s),
         "MEDIALIB_STORAGE__ENDPOINT_URL": info.endpoint_url,

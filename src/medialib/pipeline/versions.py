@@ -19,6 +19,12 @@ STAGES = {
     "cues": 2,                 # 2: cues carry risk and flags (subtitles/risk.py)
     "interpretation": 2,       # 2: risk and flags, with the interpreter's drift per cue
     "machine-translation": 2,  # 2: risk and flags, glossary misses per cue
+    # one long recording across workers (flows/chunked.py)
+    "ladder-chunk": 1,
+    "ladder-audio": 1,
+    "ladder-join": 1,
+    "speech-windows": 1,
+    "transcribe-window": 1,
 }
 
 
