@@ -6,7 +6,7 @@ Runs process_event in this process (Prefect ephemeral, a real SeaweedFS on a fre
 loopback port, real ffmpeg and Whisper base) twice on fresh copies of a synthetic
 lecture (bench/pipeline.py's, re-muxed so each copy has its own bytes): first with
 `--limit 1` (the baseline: lectures one after another), then with the event's default
-limit (two at once; per-machine slots keep one encode and one transcription at a time).
+limit (three at once; per-machine slots keep one encode and one transcription at a time).
 
 Figures: wall of each, their ratio, and CPU efficiency = CPU seconds of the whole process
 tree (this process and every ffmpeg it waited for) / (cores x wall); target >= 0.9.
@@ -125,6 +125,8 @@ def main() -> int:
             assert not summary.failed, [o.detail for o in summary.failed]
             results[tag] = (wall, cpu, cpu / (cores * wall), limit, (b1 - b0) / (m1 - m0),
                             _servers_cpu_s(servers) - s0)
+            print(f"  {tag}: S3 server {_servers_cpu_s(servers[:1]):.1f} CPU s, Prefect's server "
+                  f"{_servers_cpu_s(servers[1:]):.1f} CPU s since they started")
     finally:
         embedded.stop_server(data_dir)
         shutil.rmtree(work, ignore_errors=True)
