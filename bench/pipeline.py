@@ -181,6 +181,11 @@ def run(kind: str, minutes: float, height: int) -> None:
     for name in ("ingest_recording", "ladder_stage", "audio_stage", "peaks_stage", "transcribe_stage", "cues_stage",
                  "publish_stage"):
         setattr(stages, name, timed(name.replace("_stage", "").replace("_recording", ""), getattr(stages, name)))
+    from medialib.pipeline import chunked   # a long recording's chunks and windows (flows/chunked.py)
+
+    for name in ("ladder_chunk_stage", "ladder_audio_stage", "join_ladder_stage", "transcribe_window_stage",
+                 "merge_windows_stage"):
+        setattr(chunked, name, timed(name.replace("_stage", ""), getattr(chunked, name)))
 
     peak = {"tree": 0.0}
     stage_peak: dict[str, float] = {}   # the tree's peak while the stage ran (shared with whatever overlapped)

@@ -55,15 +55,18 @@ log = logging.getLogger(__name__)
 
 @contextlib.contextmanager
 def _on_this_machine(opts: StorageOptions | None, home: Path | None, slot: str):
-    """(storage, home) for a task: the caller's, or (None: a task worker's run) this machine's, holding a slot."""
+    """(storage, home) for a task, holding one of this machine's slots of its kind: the caller's,
+    or (None: a task worker's run) this machine's. In the lecture's own run too: two windows
+    transcribed at once in one process would double Whisper's memory and share its cores."""
+    s = settings()
+    limit = s.flow.encoders_per_machine if slot == "encode" else s.flow.transcribers_per_machine
     if opts is not None:
-        yield opts, home
+        with machine_slot(slot, limit, home / "slots"):
+            yield opts, home
         return
     from medialib.storage.embedded import resolve_storage
 
-    s = settings()
     home = medialib_home()
-    limit = s.flow.encoders_per_machine if slot == "encode" else s.flow.transcribers_per_machine
     with machine_slot(slot, limit, home / "slots"):
         yield resolve_storage(s), home
 
