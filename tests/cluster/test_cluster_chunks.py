@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -27,7 +26,7 @@ import jiwer
 import pytest
 from test_cluster import MEDIALIB, _public_url, _run, cluster, netns  # noqa: F401  (fixtures reused)
 
-from medialib.media.readback import segment_durations
+from medialib.media.readback import rendition_packets, segment_durations
 
 pytestmark = [pytest.mark.cluster]
 
@@ -47,14 +46,7 @@ def _get(url: str) -> bytes:
 
 
 def _frames(folder: Path) -> list[int]:
-    """The video packets' pts of a rendition's init + segments (as tests/e2e/test_chunked_flow.py reads them)."""
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
-        f.write(next(folder.glob("init*.mp4")).read_bytes())
-        for seg in sorted(folder.glob("seg_*.m4s")):
-            f.write(seg.read_bytes())
-        f.flush()
-        with av.open(f.name) as c:
-            return [int(p.pts) for p in c.demux(video=0) if p.pts is not None]
+    return [pts for pts, _, _ in rendition_packets(folder)]
 
 
 def _received(log: Path) -> dict[str, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import av
@@ -11,7 +10,7 @@ import jiwer
 import pytest
 
 from medialib import storage
-from medialib.media.readback import segment_durations
+from medialib.media.readback import rendition_packets, segment_durations
 
 SENTENCES = ("Good morning, and welcome to the second session.", "Today we talk about interviews with witnesses.",
              "Ask open questions and let the witness speak without interruption.",
@@ -52,13 +51,7 @@ def runs(flow_harness, tmp_path_factory):
 
 
 def _frames(folder: Path) -> list[int]:
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
-        f.write(next(folder.glob("init*.mp4")).read_bytes())
-        for seg in sorted(folder.glob("seg_*.m4s")):
-            f.write(seg.read_bytes())
-        f.flush()
-        with av.open(f.name) as c:
-            return [int(p.pts) for p in c.demux(video=0) if p.pts is not None]
+    return [pts for pts, _, _ in rendition_packets(folder)]
 
 
 def test_windowed_transcript_is_stored_where_one_pass_stores_it_and_reads_alike(runs):

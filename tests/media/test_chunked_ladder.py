@@ -15,7 +15,7 @@ from medialib.errors import InputError
 from medialib.media import chunks
 from medialib.media.ladder import plan_ladder, transcode_ladder
 from medialib.media.probe import probe_media
-from medialib.media.readback import keyframe_times, segment_durations
+from medialib.media.readback import keyframe_times, rendition_packets, segment_durations
 from medialib.publish.playlists import _ffmpeg_codecs
 
 OPTS = load_settings().ladder.model_copy(update={"rungs": (Rung(height=360, video_bitrate_kbps=650),
@@ -37,14 +37,7 @@ def encoded(tmp_path_factory):
 
 
 def _packets(rendition: Path, kind: str) -> list[tuple[int, bool]]:
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
-        f.write(next(rendition.glob("init*.mp4")).read_bytes())
-        for seg in sorted(rendition.glob("seg_*.m4s")):
-            f.write(seg.read_bytes())
-        f.flush()
-        with av.open(f.name) as c:
-            s = c.streams.video[0] if kind == "video" else c.streams.audio[0]
-            return [(int(p.pts), p.is_keyframe) for p in c.demux(s) if p.pts is not None]
+    return [(pts, key) for pts, key, _ in rendition_packets(rendition, kind)]
 
 
 def _first_is_keyframe(rendition: Path, seg: Path) -> bool:

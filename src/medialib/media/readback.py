@@ -51,13 +51,19 @@ def segment_durations(playlist: Path) -> list[float]:
     return out
 
 
-def keyframe_times(rendition_dir: Path) -> list[float]:
-    """Times (s) of every keyframe in a fMP4 rendition: used to check alignment across rungs."""
+def rendition_packets(rendition_dir: Path, kind: str = "video") -> list[tuple[int, bool, float]]:
+    """(pts, keyframe?, seconds) of every video (or audio) packet of a fMP4 rendition: init + segments read as one file."""
     with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
         f.write(_init_segment(rendition_dir).read_bytes())
         for seg in sorted(rendition_dir.glob("seg_*.m4s")):
             f.write(seg.read_bytes())
         f.flush()
         with av.open(f.name) as c:
-            return [round(float(p.pts * p.time_base), 3) for p in c.demux(video=0)
-                    if p.is_keyframe and p.pts is not None]
+            stream = c.streams.video[0] if kind == "video" else c.streams.audio[0]
+            return [(int(p.pts), p.is_keyframe, float(p.pts * p.time_base)) for p in c.demux(stream)
+                    if p.pts is not None]
+
+
+def keyframe_times(rendition_dir: Path) -> list[float]:
+    """Times (s) of every keyframe in a fMP4 rendition: used to check alignment across rungs."""
+    return [round(t, 3) for _, key, t in rendition_packets(rendition_dir) if key]
