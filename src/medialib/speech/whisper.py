@@ -284,6 +284,20 @@ MMAP_THRESHOLD_BYTES = 1 << 20
 
 
 @lru_cache(maxsize=1)
+def _glibc():
+    """The C library when it is glibc (its malloc tunables below), else None."""
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=1)
 def bound_heap() -> bool:
     """Allocations over 1 MiB get their own mapping, returned to the system when freed (glibc only).
 
@@ -294,16 +308,10 @@ def bound_heap() -> bool:
     it stays at 966, 976, 980 MB (a 15-minute recording, RSS sampled every 0.2 s).
     Process-wide, set once; False where the C library is not glibc.
     """
-    import ctypes
-    import platform
-
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(-3, MMAP_THRESHOLD_BYTES))   # -3: M_MMAP_THRESHOLD (malloc.h)
-    except (OSError, AttributeError):
-        return False
+    libc = _glibc()
+    with contextlib.suppress(AttributeError):
+        return bool(libc and libc.mallopt(-3, MMAP_THRESHOLD_BYTES))   # -3: M_MMAP_THRESHOLD (malloc.h)
+    return False
 
 
 def trim_heap() -> None:
@@ -313,12 +321,10 @@ def trim_heap() -> None:
     its own arena, and glibc keeps what they freed: called before and after Whisper, so
     its peak does not stack on that (a 45-minute chunked run: ~740 MB for this process).
     """
-    import ctypes
-    import platform
-
-    if platform.libc_ver()[0] == "glibc":
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    libc = _glibc()
+    with contextlib.suppress(AttributeError):
+        if libc:
+            libc.malloc_trim(0)
 
 
 def _open_audio(path: Path):
